@@ -1,0 +1,38 @@
+"""The Celery app: queues `default` and `embed`, late acks, and the periodic sweeps."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("triage")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+app.conf.update(
+    task_queues=[Queue("default"), Queue("embed")],
+    task_default_queue="default",
+    # Embedding runs on its own queue so GPU workers can take it: `celery worker -Q embed`.
+    task_routes={"labeling.tasks.embed_*": {"queue": "embed"}},
+    # A task is acknowledged only after it ran, so a worker killed mid-task loses nothing:
+    # the broker hands the message to another worker. Every task is safe to run twice.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    # Redis redelivers unacknowledged messages after this; longer than any batch we run.
+    broker_transport_options={"visibility_timeout": 3600},
+    task_serializer="json",
+    accept_content=["json"],
+    task_ignore_result=True,
+    broker_connection_retry_on_startup=True,
+    timezone="UTC",
+    beat_schedule={
+        # Finds incidents whose embedding is missing or stale, so none waits forever.
+        "sweep-stale-embeddings": {
+            "task": "labeling.tasks.sweep_stale_embeddings",
+            "schedule": 60.0,
+        },
+    },
+)
+app.autodiscover_tasks()

