@@ -9,4 +9,5 @@ urlpatterns = [
     path("label/", include("labeling.urls")),
     path("dashboards/", include("analytics.urls")),
     path("admin/", admin.site.urls),
+    path("api/", include(("config.api_urls", "api"), namespace="api")),
 ]
