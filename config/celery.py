@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from django.conf import settings
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -20,8 +21,9 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    # Redis redelivers unacknowledged messages after this; longer than any batch we run.
-    broker_transport_options={"visibility_timeout": 3600},
+    # Redis redelivers a message not acknowledged within this many seconds (a worker that
+    # died mid-task); it must be longer than any task runs.
+    broker_transport_options={"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT},
     task_serializer="json",
     accept_content=["json"],
     task_ignore_result=True,

@@ -156,6 +156,7 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = embedded.broker_url(VAR_DIR)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
 
 # Embeddings: a local sentence-transformers folder or model name; never downloaded at run time.
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")

@@ -218,3 +218,25 @@ class Embedding(models.Model):
 
     def __str__(self):
         return f"{self.model_name} vector of {self.incident_id}"
+
+
+class SimilarityFeedback(models.Model):
+    """One user's verdict on one similar-search result: useful or not, for later tuning."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="similarity_feedback")
+    result = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="similarity_feedback")
+    # The search: the incident it started from, or the typed text (kept, and hashed for uniqueness).
+    source_incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    query_text = models.TextField(blank=True)
+    query_hash = models.CharField(max_length=64)
+    useful = models.BooleanField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "query_hash", "result"], name="similarityfeedback_one_per_result"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} found {self.result_id} {'useful' if self.useful else 'not useful'}"

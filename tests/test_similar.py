@@ -1,0 +1,180 @@
+"""Similar-incident search with the real model: pages, API, filters, explanations, feedback."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from labeling.actions import embed_incidents
+from labeling.models import Decision, Option, SimilarityFeedback
+from labeling.similarity import find_similar, find_similar_to_incident, fuse, terms_of
+
+
+@pytest.fixture
+def corpus(make_incident, taxonomy):
+    """Three pairs of paraphrased incidents and an unrelated one, embedded and partly labeled."""
+    incidents = {
+        "kv": make_incident(
+            title="KV cache exhausted on llama-70b, requests rejected",
+            postmortem="GPU memory for the attention cache filled up under a traffic burst; new requests got 503.",
+            service="chat-api",
+        ),
+        "kv_paraphrase": make_incident(
+            title="Inference servers ran out of accelerator memory",
+            postmortem="The key-value cache used all HBM on the serving GPUs, so the engine refused new requests.",
+            service="chat-api",
+            model_name="llama-70b",
+        ),
+        "dns": make_incident(
+            title="DNS resolution failures broke the load balancer",
+            postmortem="A bad record in internal DNS made the load balancer drop traffic to healthy backends.",
+            service="gateway",
+            model_name="",
+        ),
+        "dns_paraphrase": make_incident(
+            title="Name lookups failing, traffic not reaching backends",
+            postmortem="Resolver errors after a DNS zone change meant the balancer could not find upstream hosts.",
+            service="gateway",
+            model_name="",
+        ),
+        "tokenizer": make_incident(
+            title="Garbled output after tokenizer upgrade",
+            postmortem="A new tokenizer version decoded tokens into mojibake for non-English prompts.",
+            service="completions-api",
+            model_name="mistral-7b",
+        ),
+        "tokenizer_paraphrase": make_incident(
+            title="Responses full of broken characters",
+            postmortem="Decoding used the wrong vocabulary file, so generated text contained corrupted unicode.",
+            service="completions-api",
+            model_name="mistral-7b",
+        ),
+    }
+    embed_incidents([incident.pk for incident in incidents.values()])
+    category = Option.objects.get(dimension__taxonomy=taxonomy, key="resource_exhaustion")
+    rollback = Option.objects.get(dimension__taxonomy=taxonomy, key="traffic_routing")
+    for option in (category, rollback):
+        Decision.objects.create(
+            incident=incidents["kv_paraphrase"], dimension=option.dimension, option=option, decided_at=timezone.now()
+        )
+    return incidents
+
+
+@pytest.mark.parametrize(
+    ("name", "twin"), [("kv", "kv_paraphrase"), ("dns", "dns_paraphrase"), ("tokenizer", "tokenizer_paraphrase")]
+)
+def test_paraphrased_incidents_find_each_other(olga, corpus, name, twin):
+    results = find_similar_to_incident(olga, corpus[name], k=3)
+    assert results[0].incident == corpus[twin]
+    assert corpus[name] not in [result.incident for result in results]
+
+
+def test_a_typed_symptom_finds_the_incident_and_says_why(olga, corpus):
+    results = find_similar(olga, text="503 errors because GPU cache memory is full", k=2)
+    assert {result.incident.pk for result in results} == {corpus["kv"].pk, corpus["kv_paraphrase"].pk}
+    top = next(result for result in results if result.incident == corpus["kv"])
+    assert "gpu" in top.shared_terms
+    assert "503" in top.shared_terms
+    assert 0 < top.similarity <= 1
+
+
+def test_results_from_an_incident_name_the_matching_fields_and_the_mitigation(olga, corpus):
+    result = find_similar_to_incident(olga, corpus["kv"], k=1)[0]
+    assert result.matching_fields == ["same service", "same model", "same region"]
+    assert [option.key for option in result.labels["mitigation"]] == ["traffic_routing"]
+    assert [option.key for option in result.labels["category"]] == ["resource_exhaustion"]
+
+
+def test_filters_still_return_k_results(olga, corpus):
+    results = find_similar(olga, text="outage", filters={"service": "gateway"}, k=2)
+    assert {result.incident.pk for result in results} == {corpus["dns"].pk, corpus["dns_paraphrase"].pk}
+    decided = find_similar(olga, text="outage", filters={"decided_only": True}, k=5)
+    assert [result.incident for result in decided] == [corpus["kv_paraphrase"]]
+    by_category = find_similar(olga, text="outage", filters={"category": "inference_engine"}, k=5)
+    assert [result.incident for result in by_category] == [corpus["kv_paraphrase"]]
+
+
+def test_outsider_finds_nothing(charlie, corpus):
+    assert find_similar(charlie, text="GPU memory", k=5) == []
+
+
+def test_terms_and_fusion():
+    assert terms_of("The GPU's KV-cache was full; the GPU restarted") == ["gpu", "cache", "full", "restarted"]
+    scores = fuse([1, 2, 3], [3, 1])
+    assert sorted(scores, key=lambda key: -scores[key]) == [1, 3, 2]
+
+
+def test_similar_page_and_its_live_partial(login, olga, corpus):
+    client = login(olga)
+    page = client.get(reverse("labeling:similar"), {"q": "GPU cache memory full"})
+    assert page.status_code == 200
+    assert "KV cache exhausted on llama-70b" in page.content.decode()
+    partial = client.get(reverse("labeling:similar"), {"q": "DNS"}, HTTP_HX_REQUEST="true")
+    assert "<html" not in partial.content.decode()
+    assert "DNS resolution failures" in partial.content.decode()
+
+
+def test_incident_panel_lists_similar_incidents(login, olga, corpus):
+    response = login(olga).get(reverse("labeling:incident-similar", args=[corpus["dns"].pk]))
+    assert response.status_code == 200
+    assert "Name lookups failing" in response.content.decode()
+
+
+def test_feedback_is_stored_once_per_user_search_and_result(login, olga, corpus):
+    client = login(olga)
+    url = reverse("labeling:similarity-feedback")
+    data = {"result": corpus["kv"].pk, "query_text": "gpu memory", "useful": "1"}
+    assert client.post(url, data).status_code == 200
+    assert client.post(url, {**data, "useful": "0"}).status_code == 200
+    feedback = SimilarityFeedback.objects.get()
+    assert feedback.useful is False
+    assert feedback.user == olga
+
+
+def test_feedback_needs_a_search(login, olga, corpus):
+    response = login(olga).post(reverse("labeling:similarity-feedback"), {"result": corpus["kv"].pk, "useful": "1"})
+    assert response.status_code == 400
+    assert not SimilarityFeedback.objects.exists()
+
+
+def test_api_similar_by_text(login, olga, corpus):
+    response = login(olga).get(reverse("api:similar"), {"q": "broken unicode characters in responses", "k": 2})
+    assert response.status_code == 200
+    titles = [row["title"] for row in response.json()]
+    assert set(titles) == {"Garbled output after tokenizer upgrade", "Responses full of broken characters"}
+    assert set(response.json()[0]) >= {"similarity", "score", "shared_terms", "labels", "time_to_mitigate_seconds"}
+
+
+def test_api_similar_to_incident(login, olga, corpus):
+    response = login(olga).get(reverse("api:incident-similar", args=[corpus["kv"].pk]), {"k": 1})
+    assert response.status_code == 200
+    [row] = response.json()
+    assert row["id"] == corpus["kv_paraphrase"].pk
+    assert row["labels"]["mitigation"] == [{"key": "traffic_routing", "name": "Traffic routing", "parent": None}]
+    assert row["time_to_mitigate_seconds"] == 40 * 60
+
+
+@pytest.mark.parametrize(("params", "field"), [({"q": "x", "k": 0}, "k"), ({"q": "x", "k": 500}, "k"), ({}, "q")])
+def test_api_rejects_bad_parameters_by_name(login, olga, corpus, params, field):
+    response = login(olga).get(reverse("api:similar"), params)
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+@pytest.mark.parametrize(
+    ("actor", "status"), [(None, 403), ("charlie", 403), ("olga", 200), ("alice", 200), ("maria", 200), ("adam", 200)]
+)
+def test_api_similar_permissions(request, client, corpus, actor, status):
+    if actor:
+        client.force_login(request.getfixturevalue(actor))
+    assert client.get(reverse("api:similar"), {"q": "dns"}).status_code == status
+    assert client.get(reverse("api:incident-similar", args=[corpus["dns"].pk])).status_code in {status, 404}
+
+
+def test_api_feedback(login, olga, corpus):
+    response = login(olga).post(
+        reverse("api:similarity-feedback"),
+        {"result": corpus["dns"].pk, "source_incident": corpus["dns_paraphrase"].pk, "useful": True},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    assert SimilarityFeedback.objects.get().source_incident == corpus["dns_paraphrase"]
