@@ -85,3 +85,14 @@ def incidents_with_stale_embeddings():
 
 def stale_embedding_incident_ids(limit):
     return list(incidents_with_stale_embeddings().order_by("-updated_at").values_list("pk", flat=True)[:limit])
+
+
+def list_embedding_workers(timeout=1.0):
+    """[{"worker", "device", "model"}] from every live worker, asked over the broker."""
+    from config.celery import app
+
+    try:
+        replies = app.control.inspect(timeout=timeout)._request("embedding_device") or {}
+    except Exception:  # an unreachable broker means no worker answers: the page says so
+        return []
+    return [{"worker": name, **reply} for name, reply in sorted(replies.items()) if isinstance(reply, dict)]

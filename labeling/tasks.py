@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from celery.worker.control import Panel
 
 from incidents.pipeline import EMBED_TASK_SIZE
 from labeling import actions, queries
@@ -30,3 +31,11 @@ def sweep_stale_embeddings():
     if ids:
         logger.info("sweep queued %d incidents for embedding", len(ids))
     return len(ids)
+
+
+@Panel.register(type="inspect", alias="embedding_device")
+def embedding_device(state):
+    """Answer `celery inspect embedding_device`: where this worker runs the model (health page)."""
+    from labeling import embeddings
+
+    return {"device": embeddings.pick_device(), "model": embeddings.model_name()}

@@ -4,9 +4,17 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import READERS, Role, role_required
 from incidents.queries import get_incident_for_user
+from labeling import embeddings
 from labeling.actions import record_similarity_feedback
 from labeling.forms import SimilarFilterForm, SimilarityFeedbackForm, SimilarTextForm
-from labeling.queries import count_decided_incidents, list_active_taxonomies, list_labels_of
+from labeling.models import Embedding
+from labeling.queries import (
+    count_decided_incidents,
+    incidents_with_stale_embeddings,
+    list_active_taxonomies,
+    list_embedding_workers,
+    list_labels_of,
+)
 from labeling.similarity import find_similar, find_similar_to_incident
 
 
@@ -65,3 +73,15 @@ def similarity_feedback(request):
 def _search_args(form):
     filters = form.search_filters()
     return {"k": filters.pop("k"), "filters": filters}
+
+
+@role_required(Role.ADMIN)
+def health(request):
+    """What the workers are doing: pending embeddings and where each worker runs the model."""
+    context = {
+        "pending_embeddings": incidents_with_stale_embeddings().count(),
+        "embeddings": Embedding.objects.filter(model_name=embeddings.model_name()).count(),
+        "model_name": embeddings.model_name(),
+        "workers": list_embedding_workers(),
+    }
+    return render(request, "labeling/health.html", context)

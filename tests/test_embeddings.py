@@ -100,3 +100,27 @@ def test_embed_task_ran_twice_keeps_one_vector(make_incident):
     embed_task.apply(args=[[incident.pk]])
     embed_task.apply(args=[[incident.pk]])
     assert Embedding.objects.filter(incident=incident).count() == 1
+
+
+def test_embed_command_embeds_stale_incidents_with_a_summary(make_incident):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    incidents = [make_incident(), make_incident()]
+    out = StringIO()
+    call_command("embed_incidents", stdout=out)
+    assert "Embedded 2, unchanged 0, gone 0." in out.getvalue()
+    call_command("embed_incidents", "--all", stdout=out)
+    assert "Embedded 0, unchanged 2, gone 0." in out.getvalue()
+    assert Embedding.objects.filter(incident__in=incidents).count() == 2
+
+
+def test_health_page_shows_pending_embeddings_to_admins_only(login, adam, olga, make_incident):
+    from django.urls import reverse
+
+    make_incident()
+    assert login(olga).get(reverse("labeling:health")).status_code == 403
+    response = login(adam).get(reverse("labeling:health"))
+    assert response.status_code == 200
+    assert response.context["pending_embeddings"] == 1
