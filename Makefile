@@ -29,7 +29,7 @@ test: $(VENV)/.installed-dev
 	$(PY) scripts/test.py
 
 bench: $(VENV)/.installed
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .

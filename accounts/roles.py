@@ -30,6 +30,13 @@ def roles_of(user):
     return cached
 
 
+def display_roles(user):
+    """The roles to show beside a user's name: superusers are simply admins."""
+    if user.is_superuser:
+        return [Role.ADMIN.value]
+    return sorted(roles_of(user))
+
+
 def has_role(user, *roles):
     return bool(roles_of(user) & set(roles))
 

@@ -12,6 +12,8 @@ from incidents.actions import refresh_search_documents
 from incidents.models import Incident, IncidentUpdate
 from labeling.actions import seed_default_taxonomy
 
+pytest_plugins = ["tests.browser"]
+
 PASSWORD = "correct-horse-battery-staple"
 _external_ids = itertools.count(1)
 
