@@ -48,9 +48,8 @@ def main():
 
     texts = incident_texts(TEXTS)
     model = embeddings.get_model()
-    print(
-        f"model {embeddings.model_name()} on {model.device}, torch threads {torch.get_num_threads()}, {len(texts)} texts"
-    )
+    threads = torch.get_num_threads()
+    print(f"model {embeddings.model_name()} on {model.device}, torch threads {threads}, {len(texts)} texts")
     print(f"text length: median {statistics.median(map(len, texts)):.0f} chars")
 
     def plain(batch):
