@@ -1,0 +1,14 @@
+"""Writes of the labeling app, one module per subject; the public actions are listed here."""
+
+from labeling.actions.feedback import record_similarity_feedback
+from labeling.actions.taxonomy import DEFAULT_TAXONOMY_FILE, import_taxonomy, seed_default_taxonomy
+from labeling.actions.vectors import embed_incidents, incident_embedding_text
+
+__all__ = [
+    "DEFAULT_TAXONOMY_FILE",
+    "embed_incidents",
+    "import_taxonomy",
+    "incident_embedding_text",
+    "record_similarity_feedback",
+    "seed_default_taxonomy",
+]
