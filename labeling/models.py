@@ -1,3 +1,5 @@
+import hashlib
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -37,6 +39,17 @@ class Taxonomy(models.Model):
 
     def __str__(self):
         return f"{self.name} (v{self.version})"
+
+    def requires_double_labeling(self, incident_id):
+        """Whether this incident is in the taxonomy's blind double-labeled share.
+
+        Drawn from a hash of the taxonomy key and incident id, so the draw is stable
+        (the same incidents stay in the sample) and needs no stored state.
+        """
+        if self.double_label_share <= 0:
+            return False
+        digest = hashlib.sha256(f"{self.key}:{incident_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.double_label_share
 
 
 class Dimension(models.Model):
@@ -102,6 +115,9 @@ class Annotation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations"
     )
     source = models.CharField(max_length=10, choices=AnnotationSource.choices, default=AnnotationSource.HUMAN)
+    # An adjudicator's ruling on a disagreement: it sets the decision, and is left out of
+    # agreement between the annotators it rules on.
+    is_adjudication = models.BooleanField(default=False)
     is_current = models.BooleanField(default=True)
     replaces = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by"
@@ -112,7 +128,7 @@ class Annotation(models.Model):
         ordering = ["incident", "dimension", "created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["incident", "dimension", "annotator"],
+                fields=["incident", "dimension", "annotator", "is_adjudication"],
                 condition=Q(is_current=True),
                 name="annotation_one_current_per_annotator",
             ),

@@ -1,14 +1,19 @@
 """Writes of the labeling app, one module per subject; the public actions are listed here."""
 
+from labeling.actions.annotations import LabelError, check_options, refresh_decision, save_annotation
 from labeling.actions.feedback import record_similarity_feedback
 from labeling.actions.taxonomy import DEFAULT_TAXONOMY_FILE, import_taxonomy, seed_default_taxonomy
 from labeling.actions.vectors import embed_incidents, incident_embedding_text
 
 __all__ = [
     "DEFAULT_TAXONOMY_FILE",
+    "LabelError",
+    "check_options",
     "embed_incidents",
     "import_taxonomy",
     "incident_embedding_text",
     "record_similarity_feedback",
+    "refresh_decision",
+    "save_annotation",
     "seed_default_taxonomy",
 ]
