@@ -20,6 +20,7 @@ def test_a_single_annotator_decides(taxonomy, make_incident, alice):
     timeout = _option(taxonomy, "timeout")
     annotation, created = save_annotation(incident, timeout.dimension, alice, [timeout])
     assert created is True
+    assert annotation.annotator == alice
     assert _decided(incident, "category") == [("timeout", "single")]
 
 
