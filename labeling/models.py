@@ -23,6 +23,12 @@ class Taxonomy(models.Model):
     double_label_share = models.FloatField(
         default=0.0, help_text="Share of incidents (0 to 1) that a second analyst labels blind."
     )
+    adjudicators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="adjudicated_taxonomies",
+        help_text="Analysts who settle disagreements, besides every admin.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
