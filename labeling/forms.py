@@ -1,6 +1,7 @@
 from django import forms
 
 from incidents.choices import Severity
+from labeling.queue import QueueOrder
 
 MAX_SIMILAR_RESULTS = 50
 
@@ -50,3 +51,56 @@ class SimilarityFeedbackForm(forms.Form):
         if not cleaned.get("source_incident") and not cleaned.get("query_text"):
             raise forms.ValidationError("Say which search the result came from: source_incident or query_text.")
         return cleaned
+
+
+class QueueFilterForm(forms.Form):
+    """Which incidents the labeling queue offers, and in which order."""
+
+    order = forms.ChoiceField(choices=QueueOrder.CHOICES, required=False)
+    service = forms.CharField(max_length=200, required=False)
+    severity = forms.TypedChoiceField(
+        choices=[("", "Any"), *Severity.choices], coerce=int, required=False, empty_value=None
+    )
+    started_after = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    started_before = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    incident = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+
+class AnnotationForm(forms.Form):
+    """One value per dimension of a taxonomy; options are named by key."""
+
+    def __init__(self, taxonomy, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dimensions = list(taxonomy.dimensions.prefetch_related("options"))
+        for dimension in self.dimensions:
+            choices = [(option.key, option.name) for option in dimension.options.all()]
+            field_class = forms.MultipleChoiceField if dimension.multi else forms.ChoiceField
+            self.fields[dimension.key] = field_class(choices=choices, required=False, label=dimension.name)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not any(cleaned.get(dimension.key) for dimension in self.dimensions):
+            raise forms.ValidationError("Choose a value for at least one dimension, or skip the incident.")
+        return cleaned
+
+    def chosen_options(self):
+        """[(dimension, [Option])] for every dimension given a value."""
+        chosen = []
+        for dimension in self.dimensions:
+            keys = self.cleaned_data.get(dimension.key) or []
+            keys = [keys] if isinstance(keys, str) else keys
+            if keys:
+                options = {option.key: option for option in dimension.options.all()}
+                chosen.append((dimension, [options[key] for key in keys]))
+        return chosen
+
+
+class BulkApplyForm(forms.Form):
+    dimension = forms.SlugField(max_length=64)
+    option = forms.SlugField(max_length=64)
+    incidents = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    count = forms.IntegerField(min_value=1, max_value=50, required=False, initial=10)
+
+    def __init__(self, *args, candidate_ids=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["incidents"].choices = [(pk, pk) for pk in candidate_ids]

@@ -1,0 +1,98 @@
+"""Reads for the labeling screen: each analyst's queue and the adjudication queue."""
+
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+
+from accounts.roles import Role, has_role
+from incidents.models import Incident
+from labeling.models import Annotation, Decision, Suggestion
+
+
+class QueueOrder:
+    CONFIDENCE = "confidence"  # lowest top suggestion score first: what the model is least sure of
+    OLDEST = "oldest"
+    NEWEST = "newest"
+    CHOICES = [(CONFIDENCE, "Least confident first"), (OLDEST, "Oldest first"), (NEWEST, "Newest first")]
+
+
+def _undecided_on_some_dimension(dimensions):
+    condition = Q()
+    for dimension in dimensions:
+        condition |= ~Exists(Decision.objects.filter(incident_id=OuterRef("pk"), dimension=dimension))
+    return condition
+
+
+def _current_votes(taxonomy):
+    return Annotation.objects.filter(
+        incident_id=OuterRef("pk"), dimension__taxonomy=taxonomy, is_current=True, is_adjudication=False
+    )
+
+
+def labeling_queue(taxonomy, analyst, order=QueueOrder.CONFIDENCE, filters=None):
+    """Incidents this analyst should label next in this taxonomy.
+
+    Undecided on some dimension, not yet annotated by this analyst, and not already
+    labeled by two others (that is a disagreement, which goes to adjudication instead).
+    """
+    dimensions = list(taxonomy.dimensions.all())
+    if not dimensions:
+        return Incident.objects.none()
+    others = (
+        _current_votes(taxonomy)
+        .exclude(annotator=analyst)
+        .values("incident_id")
+        .annotate(annotators=Count("annotator", distinct=True))
+        .values("annotators")
+    )
+    queryset = (
+        Incident.objects.filter(_undecided_on_some_dimension(dimensions))
+        .exclude(Exists(_current_votes(taxonomy).filter(annotator=analyst)))
+        .annotate(other_annotators=Subquery(others[:1]))
+        .filter(Q(other_annotators__isnull=True) | Q(other_annotators__lt=2))
+    )
+    queryset = apply_filters(queryset, filters or {})
+    return _ordered(queryset, dimensions[0], order)
+
+
+def apply_filters(queryset, filters):
+    if filters.get("service"):
+        queryset = queryset.filter(service=filters["service"])
+    if filters.get("severity") is not None:
+        queryset = queryset.filter(severity=filters["severity"])
+    if filters.get("started_after"):
+        queryset = queryset.filter(started_at__date__gte=filters["started_after"])
+    if filters.get("started_before"):
+        queryset = queryset.filter(started_at__date__lte=filters["started_before"])
+    return queryset
+
+
+def _ordered(queryset, primary_dimension, order):
+    if order == QueueOrder.OLDEST:
+        return queryset.order_by("started_at", "pk")
+    if order == QueueOrder.NEWEST:
+        return queryset.order_by("-started_at", "-pk")
+    top_score = Suggestion.objects.filter(incident_id=OuterRef("pk"), dimension=primary_dimension).order_by("-score")
+    return queryset.annotate(top_score=Subquery(top_score.values("score")[:1])).order_by(
+        F("top_score").asc(nulls_last=True), "-started_at", "-pk"
+    )
+
+
+def can_adjudicate(user, taxonomy):
+    return has_role(user, Role.ADMIN) or taxonomy.adjudicators.filter(pk=user.pk).exists()
+
+
+def adjudication_queue(taxonomy):
+    """[(incident, dimension)] where two or more annotators disagree and nobody ruled yet."""
+    pairs = (
+        Annotation.objects.filter(dimension__taxonomy=taxonomy, is_current=True, is_adjudication=False)
+        .values("incident_id", "dimension_id")
+        .annotate(annotators=Count("annotator", distinct=True))
+        .filter(annotators__gte=2)
+        .exclude(
+            Exists(Decision.objects.filter(incident_id=OuterRef("incident_id"), dimension_id=OuterRef("dimension_id")))
+        )
+        .order_by("incident_id", "dimension_id")
+    )
+    pairs = list(pairs.values_list("incident_id", "dimension_id"))
+    incidents = Incident.objects.in_bulk({incident_id for incident_id, _ in pairs})
+    dimensions = {dimension.pk: dimension for dimension in taxonomy.dimensions.all()}
+    return [(incidents[incident_id], dimensions[dimension_id]) for incident_id, dimension_id in pairs]
