@@ -2,8 +2,9 @@
 
 from collections import defaultdict
 
-from django.db.models import Count, Exists, OuterRef, Prefetch
+from django.db.models import Count, Exists, OuterRef
 
+from accounts.roles import Role, has_role
 from incidents.models import Incident
 from labeling import embeddings
 from labeling.models import Annotation, Decision, Dimension, Embedding, Taxonomy
@@ -13,34 +14,42 @@ def list_active_taxonomies():
     return list(Taxonomy.objects.filter(active=True).prefetch_related("dimensions"))
 
 
-def list_labels_of(incident):
-    """Per active dimension: the decided options and each annotator's current value.
+def list_labels_of(incident, viewer):
+    """Per active dimension: the decided options and the annotations this viewer may see.
 
-    Returns [{"taxonomy", "dimension", "decisions": [Decision], "annotations": [Annotation]}],
-    in taxonomy and dimension order, for the incident page's labels panel.
+    Returns [{"taxonomy", "dimension", "decisions", "annotations", "history"}] in taxonomy
+    and dimension order, for the incident page's labels panel. Blind labeling: until a
+    dimension is decided or has two annotators, an analyst sees only their own annotations.
     """
     dimensions = Dimension.objects.filter(taxonomy__active=True).select_related("taxonomy")
     decisions = defaultdict(list)
     for decision in incident.decisions.select_related("option__parent", "decided_by"):
         decisions[decision.dimension_id].append(decision)
-    annotations = defaultdict(list)
-    current = (
-        incident.annotations.filter(is_current=True)
-        .select_related("annotator")
-        .prefetch_related(Prefetch("options"))
-        .order_by("created_at")
-    )
-    for annotation in current:
-        annotations[annotation.dimension_id].append(annotation)
-    return [
-        {
-            "taxonomy": dimension.taxonomy,
-            "dimension": dimension,
-            "decisions": decisions[dimension.pk],
-            "annotations": annotations[dimension.pk],
-        }
-        for dimension in dimensions
-    ]
+    history = defaultdict(list)
+    for annotation in list_annotation_history(incident):
+        history[annotation.dimension_id].append(annotation)
+    rows = []
+    for dimension in dimensions:
+        visible = [
+            a for a in history[dimension.pk] if _may_see(viewer, a, history[dimension.pk], decisions[dimension.pk])
+        ]
+        rows.append(
+            {
+                "taxonomy": dimension.taxonomy,
+                "dimension": dimension,
+                "decisions": decisions[dimension.pk],
+                "annotations": [annotation for annotation in visible if annotation.is_current],
+                "history": visible,
+            }
+        )
+    return rows
+
+
+def _may_see(viewer, annotation, annotations, decisions):
+    if decisions or annotation.annotator_id == viewer.pk or has_role(viewer, Role.ADMIN):
+        return True
+    annotators = {other.annotator_id for other in annotations if other.is_current and not other.is_adjudication}
+    return len(annotators) >= 2
 
 
 def count_decided_incidents(taxonomy):
@@ -66,11 +75,11 @@ def undecided_incidents(dimension):
 
 
 def list_annotation_history(incident):
-    """Every annotation of the incident, old and current, for its history panel."""
+    """Every annotation of the incident, old and current, newest first, for its history panel."""
     return (
         Annotation.objects.filter(incident=incident)
-        .select_related("dimension", "annotator")
-        .prefetch_related("options")
+        .select_related("annotator", "replaces")
+        .prefetch_related("options__parent", "replaces__options")
         .order_by("-created_at")
     )
 

@@ -96,3 +96,58 @@ def adjudication_queue(taxonomy):
     incidents = Incident.objects.in_bulk({incident_id for incident_id, _ in pairs})
     dimensions = {dimension.pk: dimension for dimension in taxonomy.dimensions.all()}
     return [(incidents[incident_id], dimensions[dimension_id]) for incident_id, dimension_id in pairs]
+
+
+def suggestions_for(incident, taxonomy, alternatives=3, evidence=3):
+    """{dimension_id: [suggestion, ...]} best first, each with `evidence_incidents` hydrated.
+
+    The evidence ids point at decided incidents; their titles and decided values are
+    loaded in one query so the analyst sees why the model suggests what it does.
+    """
+    rows = list(
+        Suggestion.objects.filter(incident=incident, dimension__taxonomy=taxonomy)
+        .select_related("option__parent")
+        .order_by("dimension_id", "-score")
+    )
+    by_dimension = {}
+    for suggestion in rows:
+        by_dimension.setdefault(suggestion.dimension_id, [])
+        if len(by_dimension[suggestion.dimension_id]) <= alternatives:
+            by_dimension[suggestion.dimension_id].append(suggestion)
+    evidence_ids = {
+        entry.get("incident")
+        for suggestions in by_dimension.values()
+        for suggestion in suggestions
+        for entry in (suggestion.evidence or [])[:evidence]
+        if isinstance(entry, dict)
+    }
+    evidence_incidents = Incident.objects.in_bulk([pk for pk in evidence_ids if pk])
+    for suggestions in by_dimension.values():
+        for suggestion in suggestions:
+            suggestion.evidence_incidents = [
+                (evidence_incidents[entry["incident"]], entry.get("similarity"))
+                for entry in (suggestion.evidence or [])[:evidence]
+                if isinstance(entry, dict) and entry.get("incident") in evidence_incidents
+            ]
+    return by_dimension
+
+
+def my_current_values(incident, taxonomy, analyst):
+    """{dimension_id: [option keys]} of this analyst's current annotations (their own only: blind)."""
+    values = {}
+    annotations = Annotation.objects.filter(
+        incident=incident, dimension__taxonomy=taxonomy, annotator=analyst, is_current=True, is_adjudication=False
+    ).prefetch_related("options")
+    for annotation in annotations:
+        values[annotation.dimension_id] = [option.key for option in annotation.options.all()]
+    return values
+
+
+def annotations_of(incident, dimension):
+    """Current non-adjudication annotations of one incident and dimension, oldest first."""
+    return list(
+        Annotation.objects.filter(incident=incident, dimension=dimension, is_current=True, is_adjudication=False)
+        .select_related("annotator")
+        .prefetch_related("options__parent")
+        .order_by("created_at")
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling.views import overview, similar
+from labeling.views import overview, screen, similar
 
 app_name = "labeling"
 
@@ -11,4 +11,9 @@ urlpatterns = [
     path("similar/feedback/", similar.similarity_feedback, name="similarity-feedback"),
     path("incidents/<int:pk>/similar/", similar.incident_similar, name="incident-similar"),
     path("incidents/<int:pk>/labels/", overview.incident_labels, name="incident-labels"),
+    path("<slug:key>/", screen.label_screen, name="screen"),
+    path("<slug:key>/adjudication/", screen.adjudication_list, name="adjudication"),
+    path("<slug:key>/incidents/<int:pk>/adjudicate/", screen.adjudicate, name="adjudicate"),
+    path("<slug:key>/incidents/<int:pk>/save/", screen.save_labels, name="save"),
+    path("<slug:key>/incidents/<int:pk>/skip/", screen.skip_incident, name="skip"),
 ]

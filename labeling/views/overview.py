@@ -13,6 +13,7 @@ from labeling.queries import (
     list_embedding_workers,
     list_labels_of,
 )
+from labeling.queue import adjudication_queue, can_adjudicate
 
 
 @role_required(Role.ANALYST, Role.ADMIN)
@@ -21,7 +22,17 @@ def label_home(request):
     rows = []
     for taxonomy in list_active_taxonomies():
         decided, total = count_decided_incidents(taxonomy)
-        rows.append({"taxonomy": taxonomy, "decided": decided, "total": total, "undecided": total - decided})
+        adjudicator = can_adjudicate(request.user, taxonomy)
+        rows.append(
+            {
+                "taxonomy": taxonomy,
+                "decided": decided,
+                "total": total,
+                "undecided": total - decided,
+                "can_adjudicate": adjudicator,
+                "disagreements": len(adjudication_queue(taxonomy)) if adjudicator else 0,
+            }
+        )
     return render(request, "labeling/home.html", {"rows": rows})
 
 
@@ -29,7 +40,11 @@ def label_home(request):
 def incident_labels(request, pk):
     """The labels panel of an incident page (an htmx partial)."""
     incident = get_incident_for_user(request.user, pk)
-    return render(request, "labeling/_incident_labels.html", {"incident": incident, "labels": list_labels_of(incident)})
+    return render(
+        request,
+        "labeling/_incident_labels.html",
+        {"incident": incident, "labels": list_labels_of(incident, request.user)},
+    )
 
 
 @role_required(Role.ADMIN)

@@ -1,0 +1,165 @@
+"""The labeling screen: one incident at a time, suggestions with evidence, keyboard first."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
+
+from accounts.roles import Role, role_required
+from incidents.queries import get_incident_for_user
+from labeling.actions import LabelError, save_annotation
+from labeling.forms import AnnotationForm, QueueFilterForm
+from labeling.models import Taxonomy
+from labeling.queue import (
+    QueueOrder,
+    adjudication_queue,
+    annotations_of,
+    can_adjudicate,
+    labeling_queue,
+    my_current_values,
+    suggestions_for,
+)
+
+# Incidents skipped in this browser session stay out of the queue for that session only.
+SKIPPED_SESSION_KEY = "labeling_skipped"
+
+
+def _active_taxonomy(key):
+    return get_object_or_404(Taxonomy.objects.prefetch_related("dimensions__options"), key=key, active=True)
+
+
+def _queue(request, taxonomy, filters):
+    skipped = request.session.get(SKIPPED_SESSION_KEY, [])
+    order = filters.get("order") or QueueOrder.CONFIDENCE
+    return labeling_queue(taxonomy, request.user, order, filters).exclude(pk__in=skipped)
+
+
+def _queue_url(taxonomy, filters, incident_id=None):
+    params = {key: value for key, value in filters.items() if value not in (None, "") and key != "incident"}
+    if incident_id:
+        params["incident"] = incident_id
+    return f"{reverse('labeling:screen', args=[taxonomy.key])}?{urlencode(params)}"
+
+
+@role_required(Role.ANALYST, Role.ADMIN)
+def label_screen(request, key):
+    taxonomy = _active_taxonomy(key)
+    filter_form = QueueFilterForm(request.GET)
+    filters = filter_form.cleaned_data if filter_form.is_valid() else {}
+    queue = _queue(request, taxonomy, filters)
+    requested = filters.get("incident")
+    incident = get_incident_for_user(request.user, requested) if requested else queue.first()
+    if incident is None:
+        return render(request, "labeling/queue_empty.html", {"taxonomy": taxonomy, "filter_form": filter_form})
+    next_incident = queue.exclude(pk=incident.pk).first()
+    return render(
+        request,
+        "labeling/screen.html",
+        {
+            "taxonomy": taxonomy,
+            "incident": incident,
+            "updates": incident.updates.all(),
+            "panels": _dimension_panels(taxonomy, incident, request.user),
+            "filter_form": filter_form,
+            "remaining": queue.count(),
+            "next_url": _queue_url(taxonomy, filters, next_incident.pk if next_incident else None),
+            "skip_url": reverse("labeling:skip", args=[taxonomy.key, incident.pk]),
+        },
+    )
+
+
+def _dimension_panels(taxonomy, incident, analyst):
+    """Per dimension: numbered top-level options with their children, the suggestions, my value."""
+    suggestions = suggestions_for(incident, taxonomy)
+    mine = my_current_values(incident, taxonomy, analyst)
+    panels = []
+    for dimension in taxonomy.dimensions.all():
+        options = list(dimension.options.all())
+        children = {}
+        for option in options:
+            children.setdefault(option.parent_id, []).append(option)
+        ranked = suggestions.get(dimension.pk, [])
+        panels.append(
+            {
+                "dimension": dimension,
+                "top_options": [(option, children.get(option.pk, [])) for option in children.get(None, [])],
+                "suggestion": ranked[0] if ranked else None,
+                "alternatives": ranked[1:],
+                "chosen": mine.get(dimension.pk, []),
+            }
+        )
+    return panels
+
+
+@require_POST
+@role_required(Role.ANALYST, Role.ADMIN)
+def save_labels(request, key, pk):
+    """Save the analyst's values for every dimension given, then go to the next incident."""
+    taxonomy = _active_taxonomy(key)
+    incident = get_incident_for_user(request.user, pk)
+    form = AnnotationForm(taxonomy, request.POST)
+    next_url = request.POST.get("next") or reverse("labeling:screen", args=[taxonomy.key])
+    if not form.is_valid():
+        messages.error(request, " ".join(form.non_field_errors()) or form.errors.as_text())
+        return redirect(_queue_url(taxonomy, {}, incident.pk))
+    try:
+        for dimension, options in form.chosen_options():
+            save_annotation(incident, dimension, request.user, options)
+    except LabelError as error:
+        messages.error(request, str(error))
+        return redirect(_queue_url(taxonomy, {}, incident.pk))
+    messages.success(request, f"Saved labels of “{incident.title[:80]}”.")
+    return redirect(_safe_next(next_url, taxonomy))
+
+
+@require_POST
+@role_required(Role.ANALYST, Role.ADMIN)
+def skip_incident(request, key, pk):
+    taxonomy = _active_taxonomy(key)
+    skipped = request.session.get(SKIPPED_SESSION_KEY, [])
+    request.session[SKIPPED_SESSION_KEY] = [*skipped[-500:], pk]
+    return redirect(_safe_next(request.POST.get("next", ""), taxonomy))
+
+
+def _safe_next(url, taxonomy):
+    """Only follow `next` within this taxonomy's screen, never to another site."""
+    base = reverse("labeling:screen", args=[taxonomy.key])
+    if not url.startswith(base):
+        raise Http404("Unexpected next page.")
+    return url
+
+
+@role_required(Role.ANALYST, Role.ADMIN)
+def adjudication_list(request, key):
+    """Disagreements waiting for a ruling, with every annotator's value side by side."""
+    taxonomy = _active_taxonomy(key)
+    if not can_adjudicate(request.user, taxonomy):
+        raise PermissionDenied("Only admins and this taxonomy's adjudicators settle disagreements.")
+    entries = []
+    for incident, dimension in adjudication_queue(taxonomy):
+        annotations = annotations_of(incident, dimension)
+        proposed = {option.pk: option for annotation in annotations for option in annotation.options.all()}
+        entries.append(
+            {"incident": incident, "dimension": dimension, "annotations": annotations, "options": proposed.values()}
+        )
+    return render(request, "labeling/adjudication.html", {"taxonomy": taxonomy, "entries": entries})
+
+
+@require_POST
+@role_required(Role.ANALYST, Role.ADMIN)
+def adjudicate(request, key, pk):
+    taxonomy = _active_taxonomy(key)
+    if not can_adjudicate(request.user, taxonomy):
+        raise PermissionDenied("Only admins and this taxonomy's adjudicators settle disagreements.")
+    incident = get_incident_for_user(request.user, pk)
+    form = AnnotationForm(taxonomy, request.POST)
+    if form.is_valid():
+        for dimension, options in form.chosen_options():
+            save_annotation(incident, dimension, request.user, options, adjudication=True)
+        messages.success(request, f"Decided “{incident.title[:80]}”.")
+    else:
+        messages.error(request, form.errors.as_text())
+    return redirect("labeling:adjudication", key=taxonomy.key)

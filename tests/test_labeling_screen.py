@@ -1,0 +1,145 @@
+"""The labeling screen, the queue, blind double labeling and adjudication, over HTTP."""
+
+import pytest
+from django.urls import reverse
+
+from labeling.actions import save_annotation
+from labeling.models import Annotation, Decision, Option, Suggestion
+
+
+@pytest.fixture
+def screen_url(taxonomy):
+    return reverse("labeling:screen", args=[taxonomy.key])
+
+
+def _option(taxonomy, key):
+    return Option.objects.select_related("dimension__taxonomy").get(dimension__taxonomy=taxonomy, key=key)
+
+
+def _decisions(incident):
+    return sorted(Decision.objects.filter(incident=incident).values_list("dimension__key", "option__key"))
+
+
+@pytest.mark.parametrize(
+    ("actor", "status"), [("alice", 200), ("adam", 200), ("olga", 403), ("maria", 403), ("charlie", 403)]
+)
+def test_who_may_label(request, login, make_incident, screen_url, actor, status):
+    make_incident()
+    assert login(request.getfixturevalue(actor)).get(screen_url).status_code == status
+
+
+def test_anonymous_is_sent_to_login(client, screen_url):
+    assert client.get(screen_url).status_code == 302
+
+
+def test_the_screen_shows_the_next_incident_with_its_suggestion_and_evidence(
+    login, alice, make_incident, taxonomy, screen_url, django_assert_max_num_queries
+):
+    evidence = make_incident(title="Earlier KV cache exhaustion")
+    incident = make_incident(title="Requests hang on the 70B model")
+    timeout = _option(taxonomy, "timeout")
+    save_annotation(evidence, timeout.dimension, alice, [timeout])
+    Suggestion.objects.create(
+        incident=incident, dimension=timeout.dimension, option=timeout, score=0.83, model_version="knn-v1",
+        evidence=[{"incident": evidence.pk, "similarity": 0.91}],
+    )  # fmt: skip
+    client = login(alice)
+    with django_assert_max_num_queries(30):
+        response = client.get(screen_url)
+    html = response.content.decode()
+    assert response.context["incident"] == incident
+    assert 'data-suggested="timeout"' in html
+    assert "0.83" in html
+    assert "Earlier KV cache exhaustion" in html
+
+
+def test_saving_labels_decides_and_moves_to_the_next_incident(login, alice, make_incident, taxonomy, screen_url):
+    first, second = make_incident(), make_incident()
+    client = login(alice)
+    response = client.get(screen_url, {"order": "oldest"})
+    assert response.context["incident"] == first
+    # when
+    values = {"category": "timeout", "detection": "automated", "mitigation": ["hotfix", "rollback"]}
+    saved = client.post(
+        reverse("labeling:save", args=[taxonomy.key, first.pk]), {**values, "next": response.context["next_url"]}
+    )
+    # then
+    assert _decisions(first) == [
+        ("category", "timeout"), ("detection", "automated"), ("mitigation", "hotfix"), ("mitigation", "rollback"),
+    ]  # fmt: skip
+    assert saved.status_code == 302
+    assert client.get(saved["Location"]).context["incident"] == second
+
+
+def test_an_unknown_option_is_refused_and_nothing_is_stored(login, alice, make_incident, taxonomy):
+    incident = make_incident()
+    response = login(alice).post(reverse("labeling:save", args=[taxonomy.key, incident.pk]), {"category": "nonsense"})
+    assert response.status_code == 302
+    assert not Annotation.objects.exists()
+
+
+def test_a_skipped_incident_leaves_the_queue_for_the_session(login, alice, make_incident, taxonomy, screen_url):
+    skipped, other = make_incident(), make_incident()
+    client = login(alice)
+    client.post(reverse("labeling:skip", args=[taxonomy.key, skipped.pk]), {"next": screen_url})
+    assert client.get(screen_url, {"order": "oldest"}).context["incident"] == other
+
+
+def test_the_queue_orders_by_lowest_confidence(login, alice, make_incident, taxonomy, screen_url):
+    sure, unsure = make_incident(), make_incident()
+    timeout = _option(taxonomy, "timeout")
+    for incident, score in ((sure, 0.95), (unsure, 0.31)):
+        Suggestion.objects.create(
+            incident=incident, dimension=timeout.dimension, option=timeout, score=score, model_version="v"
+        )
+    assert login(alice).get(screen_url).context["incident"] == unsure
+
+
+def test_double_labeling_is_blind_until_both_are_in(login, alice, bob, make_incident, taxonomy, screen_url):
+    taxonomy.double_label_share = 1.0
+    taxonomy.save()
+    incident = make_incident()
+    automated, manual = _option(taxonomy, "automated"), _option(taxonomy, "customer_reported")
+    save_annotation(incident, automated.dimension, alice, [automated])
+    bob_client = login(bob)
+    # bob gets the incident and cannot see alice's value
+    assert bob_client.get(screen_url).context["incident"] == incident
+    panel = bob_client.get(reverse("labeling:incident-labels", args=[incident.pk])).content.decode()
+    assert "alice" not in panel
+    # when bob labels differently
+    save_annotation(incident, manual.dimension, bob, [manual])
+    # then both values show, and nothing is decided
+    panel = bob_client.get(reverse("labeling:incident-labels", args=[incident.pk])).content.decode()
+    assert "alice" in panel
+    assert "bob" in panel
+    assert _decisions(incident) == []
+
+
+def test_disagreements_go_to_adjudication(login, alice, bob, adam, make_incident, taxonomy):
+    incident = make_incident()
+    timeout, crash = _option(taxonomy, "timeout"), _option(taxonomy, "crash")
+    save_annotation(incident, timeout.dimension, alice, [timeout])
+    save_annotation(incident, timeout.dimension, bob, [crash])
+    url = reverse("labeling:adjudication", args=[taxonomy.key])
+    assert login(alice).get(url).status_code == 403
+    page = login(adam).get(url)
+    assert [entry["incident"] for entry in page.context["entries"]] == [incident]
+    # when
+    login(adam).post(reverse("labeling:adjudicate", args=[taxonomy.key, incident.pk]), {"category": "crash"})
+    # then
+    assert _decisions(incident) == [("category", "crash")]
+    assert login(adam).get(url).context["entries"] == []
+
+
+def test_a_chosen_analyst_may_adjudicate(login, alice, make_incident, taxonomy):
+    taxonomy.adjudicators.add(alice)
+    assert login(alice).get(reverse("labeling:adjudication", args=[taxonomy.key])).status_code == 200
+
+
+def test_the_incident_page_shows_the_label_history(login, alice, olga, make_incident, taxonomy):
+    incident = make_incident()
+    timeout, crash = _option(taxonomy, "timeout"), _option(taxonomy, "crash")
+    save_annotation(incident, timeout.dimension, alice, [timeout])
+    save_annotation(incident, timeout.dimension, alice, [crash])
+    panel = login(olga).get(reverse("labeling:incident-labels", args=[incident.pk])).content.decode()
+    assert "<del>Timeout</del> → Crash" in panel
