@@ -96,11 +96,17 @@ class AnnotationForm(forms.Form):
 
 
 class BulkApplyForm(forms.Form):
+    """One value to apply to several similar incidents; `incidents` are those the analyst kept."""
+
     dimension = forms.SlugField(max_length=64)
     option = forms.SlugField(max_length=64)
-    incidents = forms.TypedMultipleChoiceField(coerce=int, required=False)
-    count = forms.IntegerField(min_value=1, max_value=50, required=False, initial=10)
+    count = forms.IntegerField(min_value=1, max_value=MAX_SIMILAR_RESULTS, required=False)
+    incidents = forms.CharField(required=False)
 
-    def __init__(self, *args, candidate_ids=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["incidents"].choices = [(pk, pk) for pk in candidate_ids]
+    def clean_incidents(self):
+        # Checked boxes arrive as repeated values; only their ids matter here.
+        values = self.data.getlist("incidents") if hasattr(self.data, "getlist") else []
+        try:
+            return [int(value) for value in values]
+        except ValueError:
+            raise forms.ValidationError("Incidents must be ids.") from None

@@ -58,7 +58,7 @@ def terms_of(text):
 
 
 def filter_incidents(queryset, filters):
-    """Apply the similar-search filters (the list filters plus decided-only and category)."""
+    """Apply the similar-search filters: the list filters, decided-only, category, undecided-on-a-dimension."""
     conditions = Q()
     if filters.get("service"):
         conditions &= Q(service=filters["service"])
@@ -73,6 +73,9 @@ def filter_incidents(queryset, filters):
     queryset = queryset.filter(conditions)
     if filters.get("decided_only"):
         queryset = queryset.filter(Exists(Decision.objects.filter(incident_id=OuterRef("pk"))))
+    if filters.get("undecided_dimension"):
+        decided = Decision.objects.filter(incident_id=OuterRef("pk"), dimension=filters["undecided_dimension"])
+        queryset = queryset.filter(~Exists(decided))
     if filters.get("category"):
         category = filters["category"]
         in_category = Decision.objects.filter(incident_id=OuterRef("pk"), dimension__key="category").filter(

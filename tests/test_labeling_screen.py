@@ -143,3 +143,28 @@ def test_the_incident_page_shows_the_label_history(login, alice, olga, make_inci
     save_annotation(incident, timeout.dimension, alice, [crash])
     panel = login(olga).get(reverse("labeling:incident-labels", args=[incident.pk])).content.decode()
     assert "<del>Timeout</del> → Crash" in panel
+
+
+def test_bulk_apply_previews_then_labels_only_the_ticked_similar_incidents(login, alice, make_incident, taxonomy):
+    from labeling.actions import embed_incidents
+
+    source = make_incident(title="KV cache full on llama-70b", postmortem="GPU memory for the KV cache ran out.")
+    near = make_incident(title="KV cache exhausted on llama-70b again", postmortem="The KV cache filled GPU memory.")
+    also_near = make_incident(title="llama-70b KV cache out of memory", postmortem="KV cache memory exhausted.")
+    decided = make_incident(title="KV cache full on llama-70b, decided", postmortem="KV cache memory ran out.")
+    timeout = _option(taxonomy, "resource_exhaustion")
+    save_annotation(decided, timeout.dimension, alice, [timeout])
+    embed_incidents([source.pk, near.pk, also_near.pk, decided.pk])
+    url = reverse("labeling:bulk-apply", args=[taxonomy.key, source.pk])
+    client = login(alice)
+    params = {"dimension": "category", "option": "resource_exhaustion", "count": 3}
+    # when previewing
+    preview = client.get(url, params)
+    # then the decided incident is not offered
+    offered = [result.incident for result in preview.context["candidates"]]
+    assert decided not in offered
+    assert {near, also_near} <= set(offered)
+    # when applying to one of them
+    client.post(url, {**params, "incidents": [near.pk]})
+    assert _decisions(near) == [("category", "resource_exhaustion")]
+    assert _decisions(also_near) == []

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts.roles import Role, role_required
 from incidents.queries import get_incident_for_user
 from labeling.actions import LabelError, save_annotation
-from labeling.forms import AnnotationForm, QueueFilterForm
+from labeling.forms import AnnotationForm, BulkApplyForm, QueueFilterForm
 from labeling.models import Taxonomy
 from labeling.queue import (
     QueueOrder,
@@ -22,7 +22,10 @@ from labeling.queue import (
     my_current_values,
     suggestions_for,
 )
+from labeling.similarity import find_similar_to_incident
 
+# Similar undecided incidents the bulk action offers unless the analyst asks for more.
+BULK_DEFAULT_COUNT = 10
 # Incidents skipped in this browser session stay out of the queue for that session only.
 SKIPPED_SESSION_KEY = "labeling_skipped"
 
@@ -163,3 +166,27 @@ def adjudicate(request, key, pk):
     else:
         messages.error(request, form.errors.as_text())
     return redirect("labeling:adjudication", key=taxonomy.key)
+
+
+@role_required(Role.ANALYST, Role.ADMIN)
+def bulk_apply(request, key, pk):
+    """Preview, then apply, one value to the incidents most similar to this one that lack it."""
+    taxonomy = _active_taxonomy(key)
+    incident = get_incident_for_user(request.user, pk)
+    data = request.POST if request.method == "POST" else request.GET
+    form = BulkApplyForm(data)
+    if not form.is_valid():
+        raise Http404("Say which dimension and option to apply.")
+    dimension = get_object_or_404(taxonomy.dimensions, key=form.cleaned_data["dimension"])
+    option = get_object_or_404(dimension.options, key=form.cleaned_data["option"])
+    count = form.cleaned_data.get("count") or BULK_DEFAULT_COUNT
+    candidates = find_similar_to_incident(request.user, incident, filters={"undecided_dimension": dimension}, k=count)
+    if request.method == "POST":
+        chosen = set(form.cleaned_data["incidents"]) & {result.incident.pk for result in candidates}
+        for result in candidates:
+            if result.incident.pk in chosen:
+                save_annotation(result.incident, dimension, request.user, [option])
+        messages.success(request, f"Applied “{option.name}” to {len(chosen)} similar incidents.")
+        return redirect(_queue_url(taxonomy, {}, incident.pk))
+    context = {"taxonomy": taxonomy, "incident": incident, "dimension": dimension, "option": option}
+    return render(request, "labeling/bulk_apply.html", {**context, "candidates": candidates, "count": count})
