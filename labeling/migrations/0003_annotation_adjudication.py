@@ -5,25 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0002_import_batch_and_content_hash'),
-        ('labeling', '0002_similarity_feedback'),
+        ("incidents", "0002_import_batch_and_content_hash"),
+        ("labeling", "0002_similarity_feedback"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='annotation',
-            name='annotation_one_current_per_annotator',
+            model_name="annotation",
+            name="annotation_one_current_per_annotator",
         ),
         migrations.AddField(
-            model_name='annotation',
-            name='is_adjudication',
+            model_name="annotation",
+            name="is_adjudication",
             field=models.BooleanField(default=False),
         ),
         migrations.AddConstraint(
-            model_name='annotation',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('incident', 'dimension', 'annotator', 'is_adjudication'), name='annotation_one_current_per_annotator'),
+            model_name="annotation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_current", True)),
+                fields=("incident", "dimension", "annotator", "is_adjudication"),
+                name="annotation_one_current_per_annotator",
+            ),
         ),
     ]

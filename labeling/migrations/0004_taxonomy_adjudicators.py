@@ -5,16 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('labeling', '0003_annotation_adjudication'),
+        ("labeling", "0003_annotation_adjudication"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='taxonomy',
-            name='adjudicators',
-            field=models.ManyToManyField(blank=True, help_text='Analysts who settle disagreements, besides every admin.', related_name='adjudicated_taxonomies', to=settings.AUTH_USER_MODEL),
+            model_name="taxonomy",
+            name="adjudicators",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="Analysts who settle disagreements, besides every admin.",
+                related_name="adjudicated_taxonomies",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
     ]
