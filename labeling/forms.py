@@ -1,6 +1,10 @@
 from django import forms
+from django.contrib.auth import get_user_model
 
+from accounts.roles import Role
 from incidents.choices import Severity
+from labeling.actions.taxonomy_versions import Change
+from labeling.models import Option, Taxonomy
 from labeling.queue import QueueOrder
 
 MAX_SIMILAR_RESULTS = 50
@@ -110,3 +114,66 @@ class BulkApplyForm(forms.Form):
             return [int(value) for value in values]
         except ValueError:
             raise forms.ValidationError("Incidents must be ids.") from None
+
+
+class TaxonomySettingsForm(forms.ModelForm):
+    """Settings that change no label: the double-labeled share and the adjudicators."""
+
+    class Meta:
+        model = Taxonomy
+        fields = ["description", "double_label_share", "adjudicators"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2}), "adjudicators": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["adjudicators"].queryset = (
+            get_user_model().objects.filter(groups__name=Role.ANALYST).order_by("username")
+        )
+
+
+class OptionChangeForm(forms.Form):
+    """One change to an option that makes a new taxonomy version (labels carried over)."""
+
+    option = forms.ChoiceField(label="Option")
+    change = forms.ChoiceField(choices=[choice for choice in Change.choices if choice[0] != Change.SAME])
+    new_key = forms.SlugField(max_length=64, required=False, label="New key (rename)")
+    new_name = forms.CharField(max_length=200, required=False, label="New name (rename)")
+    into = forms.SlugField(max_length=64, required=False, label="Merge into (option key)")
+    parts = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "key | name | description, one part per line"}),
+        label="Split into",
+    )
+
+    def __init__(self, taxonomy, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["option"].choices = [
+            (f"{option.dimension.key}/{option.key}", f"{option.dimension.name}: {option.name}")
+            for option in Option.objects.filter(dimension__taxonomy=taxonomy).select_related("dimension")
+        ]
+
+    def clean_parts(self):
+        parts = []
+        for number, line in enumerate(self.cleaned_data["parts"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            fields = [field.strip() for field in line.split("|")]
+            if len(fields) < 2 or not fields[0] or not fields[1]:
+                raise forms.ValidationError(f"Line {number}: write 'key | name | description'.")
+            parts.append((fields[0], fields[1], fields[2] if len(fields) > 2 else ""))
+        return parts
+
+    def clean(self):
+        cleaned = super().clean()
+        change = cleaned.get("change")
+        if change == Change.RENAME and not (cleaned.get("new_key") or cleaned.get("new_name")):
+            self.add_error("new_name", "A rename needs a new key or a new name.")
+        if change == Change.MERGE and not cleaned.get("into"):
+            self.add_error("into", "Say which option to merge into.")
+        if change == Change.SPLIT and len(cleaned.get("parts") or []) < 2:
+            self.add_error("parts", "A split needs at least two parts.")
+        return cleaned
+
+
+class TaxonomyFileForm(forms.Form):
+    file = forms.FileField(help_text="JSON or YAML in the import_taxonomy format.")

@@ -262,3 +262,25 @@ class SimilarityFeedback(models.Model):
 
     def __str__(self):
         return f"{self.user} found {self.result_id} {'useful' if self.useful else 'not useful'}"
+
+
+class OptionMapping(models.Model):
+    """Where an option of one taxonomy version went in the next: renamed, merged, split or retired.
+
+    Old labels keep pointing at the old version's options (so they stay readable); the
+    mapping says which new option carries each of them over. `target` is empty for a
+    retired option; `needs_review` marks the guess made for a split.
+    """
+
+    source = models.ForeignKey(Option, on_delete=models.CASCADE, related_name="mappings_out")
+    target = models.ForeignKey(Option, null=True, blank=True, on_delete=models.CASCADE, related_name="mappings_in")
+    change = models.CharField(max_length=20)
+    needs_review = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source"], name="optionmapping_one_per_source"),
+        ]
+
+    def __str__(self):
+        return f"{self.source} → {self.target or 'retired'} ({self.change})"

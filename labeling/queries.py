@@ -105,3 +105,35 @@ def list_embedding_workers(timeout=1.0):
     except Exception:  # an unreachable broker means no worker answers: the page says so
         return []
     return [{"worker": name, **reply} for name, reply in sorted(replies.items()) if isinstance(reply, dict)]
+
+
+def taxonomy_as_data(taxonomy):
+    """The taxonomy in the import_taxonomy file format (PRODUCT.md §4), for export."""
+
+    def option_data(option, children_of):
+        data = {"key": option.key, "name": option.name, "description": option.description}
+        children = children_of.get(option.pk, [])
+        if children:
+            data["children"] = [option_data(child, children_of) for child in children]
+        return data
+
+    dimensions = []
+    for dimension in taxonomy.dimensions.prefetch_related("options"):
+        children_of = defaultdict(list)
+        for option in dimension.options.all():
+            children_of[option.parent_id].append(option)
+        dimensions.append(
+            {
+                "key": dimension.key,
+                "name": dimension.name,
+                "multi": dimension.multi,
+                "options": [option_data(option, children_of) for option in children_of[None]],
+            }
+        )
+    return {"key": taxonomy.key, "name": taxonomy.name, "description": taxonomy.description, "dimensions": dimensions}
+
+
+def count_labels_per_option(taxonomy):
+    """{option_id: decided incidents} for the taxonomy page, so an admin sees what a change touches."""
+    rows = Decision.objects.filter(dimension__taxonomy=taxonomy).values("option_id").annotate(n=Count("incident_id"))
+    return {row["option_id"]: row["n"] for row in rows}

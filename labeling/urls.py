@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling.views import overview, screen, similar
+from labeling.views import overview, screen, similar, taxonomy
 
 app_name = "labeling"
 
@@ -11,6 +11,10 @@ urlpatterns = [
     path("similar/feedback/", similar.similarity_feedback, name="similarity-feedback"),
     path("incidents/<int:pk>/similar/", similar.incident_similar, name="incident-similar"),
     path("incidents/<int:pk>/labels/", overview.incident_labels, name="incident-labels"),
+    path("taxonomies/import/", taxonomy.taxonomy_upload, name="taxonomy-upload"),
+    path("taxonomies/<slug:key>/", taxonomy.taxonomy_detail, name="taxonomy"),
+    path("taxonomies/<slug:key>/change/", taxonomy.change_option, name="taxonomy-change"),
+    path("taxonomies/<slug:key>/export/", taxonomy.taxonomy_export, name="taxonomy-export"),
     path("<slug:key>/", screen.label_screen, name="screen"),
     path("<slug:key>/adjudication/", screen.adjudication_list, name="adjudication"),
     path("<slug:key>/incidents/<int:pk>/adjudicate/", screen.adjudicate, name="adjudicate"),

@@ -3,12 +3,16 @@
 from labeling.actions.annotations import LabelError, check_options, refresh_decision, save_annotation
 from labeling.actions.feedback import record_similarity_feedback
 from labeling.actions.taxonomy import DEFAULT_TAXONOMY_FILE, import_taxonomy, seed_default_taxonomy
+from labeling.actions.taxonomy_versions import Change, carry_over_labels, create_version
 from labeling.actions.vectors import embed_incidents, incident_embedding_text
 
 __all__ = [
     "DEFAULT_TAXONOMY_FILE",
+    "Change",
     "LabelError",
+    "carry_over_labels",
     "check_options",
+    "create_version",
     "embed_incidents",
     "import_taxonomy",
     "incident_embedding_text",
