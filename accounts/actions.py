@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from accounts import audit
 from accounts.roles import Role
 
 # The demo team `make run` creates on first start: one login per role.
@@ -31,6 +32,8 @@ def create_user_with_role(username, role, password=None, *, is_staff=None):
             user.set_unusable_password()
         user.save()
     user.groups.add(Group.objects.get(name=role))
+    if created:
+        audit.record(None, "user.created", user, f"user {username} created with role {role}")
     return user, created
 
 

@@ -2,7 +2,12 @@
 
 from labeling.actions.annotations import LabelError, check_options, refresh_decision, save_annotation
 from labeling.actions.feedback import record_similarity_feedback
-from labeling.actions.taxonomy import DEFAULT_TAXONOMY_FILE, import_taxonomy, seed_default_taxonomy
+from labeling.actions.taxonomy import (
+    DEFAULT_TAXONOMY_FILE,
+    import_taxonomy,
+    seed_default_taxonomy,
+    update_taxonomy_settings,
+)
 from labeling.actions.taxonomy_versions import Change, carry_over_labels, create_version
 from labeling.actions.vectors import embed_incidents, incident_embedding_text
 
@@ -20,4 +25,5 @@ __all__ = [
     "refresh_decision",
     "save_annotation",
     "seed_default_taxonomy",
+    "update_taxonomy_settings",
 ]

@@ -3,6 +3,7 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import audit
 from labeling.choices import AnnotationSource, DecisionMethod
 from labeling.models import Annotation, Decision
 
@@ -46,6 +47,7 @@ def save_annotation(incident, dimension, annotator, options, *, source=Annotatio
 
 
 def _replace_current(incident, dimension, annotator, options, source, adjudication):
+    """Make `options` the annotator's current value; (annotation, created)."""
     current = (
         Annotation.objects.select_for_update()
         .filter(incident=incident, dimension=dimension, annotator=annotator, is_adjudication=adjudication)
@@ -65,7 +67,18 @@ def _replace_current(incident, dimension, annotator, options, source, adjudicati
         replaces=current,
     )
     annotation.options.set(options)
+    audit.record(
+        annotator,
+        "annotation.adjudicated" if adjudication else "annotation.saved",
+        incident,
+        f"{dimension.key} = {', '.join(option.key for option in options)} on incident {incident.pk}",
+        {"dimension": dimension.key, "old": _keys(current), "new": [option.key for option in options]},
+    )
     return annotation, True
+
+
+def _keys(annotation):
+    return sorted(option.key for option in annotation.options.all()) if annotation is not None else []
 
 
 def refresh_decision(incident, dimension):
@@ -100,6 +113,18 @@ def _waits_for_second(dimension, incident, votes):
 def _write_decision(incident, dimension, options, method, decided_by):
     """Replace the decision rows of (incident, dimension) with one row per option."""
     options = list(options)
+    before = sorted(
+        Decision.objects.filter(incident=incident, dimension=dimension).values_list("option__key", flat=True)
+    )
+    after = sorted(option.key for option in options)
+    if before != after:
+        audit.record(
+            decided_by,
+            "decision.changed",
+            incident,
+            f"decision {dimension.key} = {', '.join(after) or 'undecided'} on incident {incident.pk}",
+            {"dimension": dimension.key, "old": before, "new": after, "method": method or ""},
+        )
     Decision.objects.filter(incident=incident, dimension=dimension).exclude(option__in=options).delete()
     now = timezone.now()
     for option in options:

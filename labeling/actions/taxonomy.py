@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from accounts import audit
 from labeling.models import Dimension, Option, Taxonomy
 from labeling.taxonomy_file import parse_taxonomy_text
 
@@ -11,7 +12,7 @@ DEFAULT_TAXONOMY_FILE = Path(__file__).resolve().parent.parent / "default_taxono
 
 
 @transaction.atomic
-def import_taxonomy(spec):
+def import_taxonomy(spec, actor=None):
     """Create or update the active version of a taxonomy from a checked TaxonomySpec.
 
     Re-importing the same key updates names, descriptions and order in place and adds new
@@ -34,6 +35,17 @@ def import_taxonomy(spec):
             },
         )
         _upsert_options(dimension, dimension_spec.options, parent=None)
+    audit.record(actor, "taxonomy.imported", taxonomy, f"imported taxonomy {taxonomy.key} v{taxonomy.version}")
+    return taxonomy
+
+
+def update_taxonomy_settings(form, actor):
+    """Save the settings form of a taxonomy (no label changes) and audit it."""
+    taxonomy = form.save()
+    changes = {field: str(form.cleaned_data[field]) for field in form.changed_data}
+    audit.record(
+        actor, "taxonomy.settings_changed", taxonomy, f"settings of {taxonomy.key}: {', '.join(changes)}", changes
+    )
     return taxonomy
 
 

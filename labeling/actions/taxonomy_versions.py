@@ -8,6 +8,7 @@ current annotations are carried over through that mapping.
 from django.db import transaction
 from django.db.models import Max, TextChoices
 
+from accounts import audit
 from labeling.actions.annotations import LabelError
 from labeling.models import Annotation, Decision, Dimension, Option, OptionMapping, Taxonomy
 
@@ -21,7 +22,9 @@ class Change(TextChoices):
 
 
 @transaction.atomic
-def create_version(taxonomy, change, dimension_key, option_key, *, new_key="", new_name="", into_key="", parts=()):
+def create_version(
+    taxonomy, change, dimension_key, option_key, *, new_key="", new_name="", into_key="", parts=(), actor=None
+):
     """Make the next version of an active taxonomy with one change applied; return it.
 
     `rename` takes new_key/new_name, `merge` takes into_key, `split` takes parts
@@ -44,6 +47,13 @@ def create_version(taxonomy, change, dimension_key, option_key, *, new_key="", n
     Taxonomy.objects.filter(pk=new.pk).update(active=True)
     carry_over_labels(old, new)
     new.refresh_from_db()
+    audit.record(
+        actor,
+        "taxonomy.version_created",
+        new,
+        f"{new.key} v{new.version}: {change} {dimension_key}.{option_key}",
+        {"change": change, "dimension": dimension_key, "option": option_key, "from_version": old.version},
+    )
     return new
 
 

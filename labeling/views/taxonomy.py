@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, role_required
-from labeling.actions import LabelError, create_version, import_taxonomy
+from labeling.actions import LabelError, create_version, import_taxonomy, update_taxonomy_settings
 from labeling.forms import OptionChangeForm, TaxonomyFileForm, TaxonomySettingsForm
 from labeling.models import OptionMapping, Taxonomy
 from labeling.queries import count_labels_per_option, taxonomy_as_data
@@ -23,7 +23,7 @@ def taxonomy_detail(request, key):
     taxonomy = get_object_or_404(Taxonomy.objects.prefetch_related("dimensions__options"), key=key, active=True)
     settings_form = TaxonomySettingsForm(request.POST or None, instance=taxonomy)
     if request.method == "POST" and settings_form.is_valid():
-        settings_form.save()
+        update_taxonomy_settings(settings_form, request.user)
         messages.success(request, "Settings saved.")
         return redirect("labeling:taxonomy", key=key)
     versions = Taxonomy.objects.filter(key=key).order_by("-version")
@@ -59,6 +59,7 @@ def change_option(request, key):
             new_name=form.cleaned_data["new_name"],
             into_key=form.cleaned_data["into"],
             parts=form.cleaned_data["parts"],
+            actor=request.user,
         )
     except LabelError as error:
         messages.error(request, str(error))
@@ -83,7 +84,7 @@ def taxonomy_upload(request):
             except TaxonomyFileError as error:
                 form.add_error("file", str(error))
             else:
-                taxonomy = import_taxonomy(spec)
+                taxonomy = import_taxonomy(spec, actor=request.user)
                 messages.success(request, f"Taxonomy {taxonomy.key} imported.")
                 return redirect("labeling:taxonomy", key=taxonomy.key)
     return render(request, "labeling/taxonomy_upload.html", {"form": form})

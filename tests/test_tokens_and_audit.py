@@ -1,0 +1,76 @@
+"""API tokens (shown once, stored hashed, revocable, with the user's role) and the audit log."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import ApiToken, AuditEvent
+from labeling.actions import save_annotation
+from labeling.models import Option
+
+
+def test_a_token_is_shown_once_and_stored_hashed(login, olga):
+    response = login(olga).post(reverse("accounts:tokens"), {"name": "laptop"})
+    key = response.context["new_key"]
+    token = ApiToken.objects.get(user=olga)
+    assert key not in str(token.__dict__)
+    assert token.key_hash == ApiToken.hash_key(key)
+    assert token.prefix == key[:8]
+    assert key not in login(olga).get(reverse("accounts:tokens")).content.decode()
+
+
+def test_a_token_acts_with_the_users_role_until_revoked(client, olga, make_incident):
+    incident = make_incident()
+    token, key = ApiToken.issue(olga, "script")
+    headers = {"Authorization": f"Token {key}"}
+    url = reverse("api:incident-similar", args=[incident.pk])
+    assert client.get(url, headers=headers).status_code == 200
+    token.revoke()
+    assert client.get(url, headers=headers).status_code in {401, 403}
+    assert client.get(url, headers={"Authorization": "Token not-a-token"}).status_code in {401, 403}
+
+
+def test_a_token_of_a_user_without_role_opens_nothing(client, charlie, make_incident):
+    incident = make_incident()
+    _, key = ApiToken.issue(charlie, "script")
+    url = reverse("api:incident-similar", args=[incident.pk])
+    assert client.get(url, headers={"Authorization": f"Token {key}"}).status_code == 403
+
+
+def test_users_revoke_only_their_own_tokens(login, olga, maria):
+    token, _ = ApiToken.issue(olga, "script")
+    assert login(maria).post(reverse("accounts:revoke-token", args=[token.pk])).status_code == 404
+    assert login(olga).post(reverse("accounts:revoke-token", args=[token.pk])).status_code == 302
+    token.refresh_from_db()
+    assert token.is_active is False
+
+
+def test_label_changes_and_decisions_are_audited(taxonomy, make_incident, alice):
+    incident = make_incident()
+    timeout, crash = (Option.objects.get(dimension__taxonomy=taxonomy, key=key) for key in ("timeout", "crash"))
+    save_annotation(incident, timeout.dimension, alice, [timeout])
+    save_annotation(incident, timeout.dimension, alice, [crash])
+    events = list(AuditEvent.objects.filter(actor=alice).order_by("id").values_list("action", "changes"))
+    assert events == [
+        ("annotation.saved", {"dimension": "category", "old": [], "new": ["timeout"]}),
+        ("decision.changed", {"dimension": "category", "old": [], "new": ["timeout"], "method": "single"}),
+        ("annotation.saved", {"dimension": "category", "old": ["timeout"], "new": ["crash"]}),
+        ("decision.changed", {"dimension": "category", "old": ["timeout"], "new": ["crash"], "method": "single"}),
+    ]
+
+
+@pytest.mark.parametrize(("actor", "status"), [("adam", 200), ("alice", 403), ("maria", 403)])
+def test_the_audit_log_is_for_admins(request, login, actor, status):
+    user = request.getfixturevalue(actor)
+    assert login(user).get(reverse("accounts:audit")).status_code == status
+    assert login(user).get(reverse("accounts:audit-csv")).status_code == status
+
+
+def test_the_audit_log_downloads_as_csv(login, adam, taxonomy, make_incident, alice):
+    incident = make_incident()
+    timeout = Option.objects.get(dimension__taxonomy=taxonomy, key="timeout")
+    save_annotation(incident, timeout.dimension, alice, [timeout])
+    response = login(adam).get(reverse("accounts:audit-csv"), {"actor": "alice"})
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0] == "when,who,action,target_type,target_id,summary,changes"
+    assert len(lines) == 3
+    assert all(",alice,," not in line and ",alice," in line for line in lines[1:])
