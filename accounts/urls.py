@@ -3,17 +3,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from accounts import views
+from accounts.login import ThrottledLoginView
 
 app_name = "accounts"
 
 urlpatterns = [
-    path(
-        "login/",
-        login_not_required(
-            auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True)
-        ),
-        name="login",
-    ),
+    path("login/", login_not_required(ThrottledLoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.revoke_token, name="revoke-token"),

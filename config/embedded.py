@@ -162,3 +162,20 @@ def database_url(var_dir, embedded_database_name):
 
 def broker_url(var_dir):
     return os.environ.get("CELERY_BROKER_URL") or ensure_redis(var_dir)
+
+
+# Redis database of the cache, apart from the broker's queues.
+CACHE_REDIS_DB = 1
+
+
+def cache_config(broker):
+    """A Django cache on the broker's Redis (another database), or in-process without Redis."""
+    if broker.startswith("redis+socket://"):
+        socket_path = broker.removeprefix("redis+socket://").split("?", 1)[0]
+        location = f"unix://{socket_path}?db={CACHE_REDIS_DB}"
+    elif broker.startswith(("redis://", "rediss://")):
+        scheme, rest = broker.split("://", 1)
+        location = f"{scheme}://{rest.split('/', 1)[0]}/{CACHE_REDIS_DB}"
+    else:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}

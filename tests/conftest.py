@@ -18,6 +18,15 @@ PASSWORD = "correct-horse-battery-staple"
 _external_ids = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(settings):
+    """Each test gets an empty in-process cache: login-throttle counts must not leak between tests."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def _user(username, role=None):
     if role is None:
         from django.contrib.auth import get_user_model

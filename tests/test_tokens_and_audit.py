@@ -74,3 +74,50 @@ def test_the_audit_log_downloads_as_csv(login, adam, taxonomy, make_incident, al
     assert lines[0] == "when,who,action,target_type,target_id,summary,changes"
     assert len(lines) == 3
     assert all(",alice,," not in line and ",alice," in line for line in lines[1:])
+
+
+def test_failed_logins_slow_down_further_attempts(client, alice):
+    from accounts import throttle
+    from tests.conftest import PASSWORD
+
+    url = reverse("accounts:login")
+    for _ in range(throttle.FREE_ATTEMPTS):
+        assert client.post(url, {"username": "alice", "password": "wrong"}).status_code == 200
+    # then even the right password must wait
+    response = client.post(url, {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 200
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_successful_login_clears_the_failures(client, alice):
+    from accounts import throttle
+    from tests.conftest import PASSWORD
+
+    url = reverse("accounts:login")
+    for _ in range(throttle.FREE_ATTEMPTS - 1):
+        client.post(url, {"username": "alice", "password": "wrong"})
+    assert client.post(url, {"username": "alice", "password": PASSWORD}).status_code == 302
+    assert throttle.seconds_to_wait("alice", "127.0.0.1") == 0
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "x" * 20 + "production-secret-key-that-is-long-enough-1234",
+        "DJANGO_SSL_REDIRECT": "true",
+        "DJANGO_HSTS_SECONDS": "31536000",
+        "DJANGO_HSTS_PRELOAD": "true",
+        "DJANGO_ALLOWED_HOSTS": "triage.example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
