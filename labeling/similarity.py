@@ -30,6 +30,9 @@ MIN_CANDIDATES = 40
 MIN_EF_SEARCH = 100
 EF_SEARCH_PER_CANDIDATE = 2
 MAX_SHARED_TERMS = 8
+# A result that shares no word with the query and whose meaning is this far off is noise
+# (cosine of all-MiniLM-L6-v2 between unrelated texts is typically below 0.2): it is dropped.
+MIN_SIMILARITY_WITHOUT_SHARED_TERMS = 0.2
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     "a an and are as at be been but by for from had has have in into is it its of on or our out so that the "
@@ -152,12 +155,15 @@ def _hydrate(top_ids, scores, distances, terms, source):
     for incident_id in top_ids:
         incident = incidents[incident_id]
         distance = distances.get(incident_id)
+        shared = shared_terms(terms, incident)
+        if not shared and (distance is None or 1.0 - distance < MIN_SIMILARITY_WITHOUT_SHARED_TERMS):
+            continue
         results.append(
             SimilarResult(
                 incident=incident,
                 score=round(scores[incident_id], 6),
                 similarity=None if distance is None else round(1.0 - distance, 4),
-                shared_terms=shared_terms(terms, incident),
+                shared_terms=shared,
                 matching_fields=matching_fields(source, source_labels, incident, labels.get(incident_id, {})),
                 labels=labels.get(incident_id, {}),
             )

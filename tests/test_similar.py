@@ -178,3 +178,8 @@ def test_api_feedback(login, olga, corpus):
     )
     assert response.status_code == 201
     assert SimilarityFeedback.objects.get().source_incident == corpus["dns_paraphrase"]
+
+
+def test_unrelated_results_that_share_no_word_are_dropped(olga, corpus):
+    results = find_similar(olga, text="invoice currency rounding", k=10)
+    assert results == []
