@@ -3,8 +3,11 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 from django.conf import settings
 from kombu import Queue
+
+from config.health import HEARTBEAT_SECONDS
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -29,7 +32,13 @@ app.conf.update(
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
     timezone="UTC",
+    # Saving an incident while the broker is down must fail fast (the sweep catches up), not
+    # hang the request on connection retries.
+    broker_connection_timeout=2,
+    task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
     beat_schedule={
+        # Tells the pages a worker is alive (config.health); they show a banner otherwise.
+        "heartbeat": {"task": "labeling.tasks.heartbeat", "schedule": HEARTBEAT_SECONDS},
         # Finds incidents whose embedding is missing or stale, so none waits forever.
         "sweep-stale-embeddings": {
             "task": "labeling.tasks.sweep_stale_embeddings",
@@ -38,3 +47,11 @@ app.conf.update(
     },
 )
 app.autodiscover_tasks()
+
+
+@worker_ready.connect
+def _announce_worker(**kwargs):
+    """Clear the "no worker" banner as soon as a worker starts, not at the first beat."""
+    from config.health import record_heartbeat
+
+    record_heartbeat()

@@ -39,3 +39,11 @@ def embedding_device(state):
     from labeling import embeddings
 
     return {"device": embeddings.pick_device(), "model": embeddings.model_name()}
+
+
+@shared_task(name="labeling.tasks.heartbeat", ignore_result=True)
+def heartbeat():
+    """Stamp the cache so pages know a worker is alive (config.health)."""
+    from config.health import record_heartbeat
+
+    record_heartbeat()

@@ -1,0 +1,53 @@
+"""The banner when no worker is seen, and saving while the broker is down."""
+
+import time
+
+from django.urls import reverse
+
+from config.health import HEARTBEAT_KEY, STALE_AFTER_SECONDS, record_heartbeat
+
+
+def test_pages_warn_when_no_worker_was_seen(login, olga):
+    response = login(olga).get(reverse("incidents:list"))
+    assert "No worker has answered lately" in response.content.decode()
+
+
+def test_no_banner_while_workers_beat(login, olga):
+    record_heartbeat()
+    response = login(olga).get(reverse("incidents:list"))
+    assert "No worker has answered lately" not in response.content.decode()
+
+
+def test_a_stale_heartbeat_warns_again(login, olga):
+    from django.core.cache import cache
+
+    cache.set(HEARTBEAT_KEY, time.time() - STALE_AFTER_SECONDS - 1)
+    assert "No worker has answered lately" in login(olga).get(reverse("incidents:list")).content.decode()
+
+
+def test_an_unreachable_redis_shows_its_own_banner(settings, login, olga):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    response = login(olga).get(reverse("incidents:list"))
+    assert response.status_code == 200
+    assert "cannot be reached" in response.content.decode()
+
+
+def test_saving_with_the_broker_down_still_succeeds(make_incident, django_capture_on_commit_callbacks, caplog):
+    from config.celery import app
+    from incidents.pipeline import request_embeddings
+
+    saved_url, app.conf.broker_url = app.conf.broker_url, "redis://127.0.0.1:1/0"
+    app._pool = None
+    try:
+        incident = make_incident()
+        started = time.monotonic()
+        with django_capture_on_commit_callbacks(execute=True):
+            request_embeddings([incident.pk])
+        elapsed = time.monotonic() - started
+    finally:
+        app.conf.broker_url = saved_url
+        app._pool = None
+    assert "broker unreachable" in caplog.text
+    assert elapsed < 15  # fails fast instead of retrying forever; the sweep catches up
