@@ -137,7 +137,9 @@ def test_feedback_needs_a_search(login, olga, corpus):
 
 
 def test_api_similar_by_text(login, olga, corpus):
-    response = login(olga).get(reverse("api:similar"), {"q": "broken unicode characters in responses", "k": 2})
+    response = login(olga).get(
+        reverse("api:labeling-api:similar"), {"q": "broken unicode characters in responses", "k": 2}
+    )
     assert response.status_code == 200
     titles = [row["title"] for row in response.json()]
     assert set(titles) == {"Garbled output after tokenizer upgrade", "Responses full of broken characters"}
@@ -145,7 +147,7 @@ def test_api_similar_by_text(login, olga, corpus):
 
 
 def test_api_similar_to_incident(login, olga, corpus):
-    response = login(olga).get(reverse("api:incident-similar", args=[corpus["kv"].pk]), {"k": 1})
+    response = login(olga).get(reverse("api:labeling-api:incident-similar", args=[corpus["kv"].pk]), {"k": 1})
     assert response.status_code == 200
     [row] = response.json()
     assert row["id"] == corpus["kv_paraphrase"].pk
@@ -155,7 +157,7 @@ def test_api_similar_to_incident(login, olga, corpus):
 
 @pytest.mark.parametrize(("params", "field"), [({"q": "x", "k": 0}, "k"), ({"q": "x", "k": 500}, "k"), ({}, "q")])
 def test_api_rejects_bad_parameters_by_name(login, olga, corpus, params, field):
-    response = login(olga).get(reverse("api:similar"), params)
+    response = login(olga).get(reverse("api:labeling-api:similar"), params)
     assert response.status_code == 400
     assert field in response.json()
 
@@ -166,13 +168,16 @@ def test_api_rejects_bad_parameters_by_name(login, olga, corpus, params, field):
 def test_api_similar_permissions(request, client, corpus, actor, status):
     if actor:
         client.force_login(request.getfixturevalue(actor))
-    assert client.get(reverse("api:similar"), {"q": "dns"}).status_code == status
-    assert client.get(reverse("api:incident-similar", args=[corpus["dns"].pk])).status_code in {status, 404}
+    assert client.get(reverse("api:labeling-api:similar"), {"q": "dns"}).status_code == status
+    assert client.get(reverse("api:labeling-api:incident-similar", args=[corpus["dns"].pk])).status_code in {
+        status,
+        404,
+    }
 
 
 def test_api_feedback(login, olga, corpus):
     response = login(olga).post(
-        reverse("api:similarity-feedback"),
+        reverse("api:labeling-api:similarity-feedback"),
         {"result": corpus["dns"].pk, "source_incident": corpus["dns_paraphrase"].pk, "useful": True},
         content_type="application/json",
     )

@@ -22,7 +22,7 @@ def test_a_token_acts_with_the_users_role_until_revoked(client, olga, make_incid
     incident = make_incident()
     token, key = ApiToken.issue(olga, "script")
     headers = {"Authorization": f"Token {key}"}
-    url = reverse("api:incident-similar", args=[incident.pk])
+    url = reverse("api:labeling-api:incident-similar", args=[incident.pk])
     assert client.get(url, headers=headers).status_code == 200
     token.revoke()
     assert client.get(url, headers=headers).status_code in {401, 403}
@@ -32,7 +32,7 @@ def test_a_token_acts_with_the_users_role_until_revoked(client, olga, make_incid
 def test_a_token_of_a_user_without_role_opens_nothing(client, charlie, make_incident):
     incident = make_incident()
     _, key = ApiToken.issue(charlie, "script")
-    url = reverse("api:incident-similar", args=[incident.pk])
+    url = reverse("api:labeling-api:incident-similar", args=[incident.pk])
     assert client.get(url, headers={"Authorization": f"Token {key}"}).status_code == 403
 
 
