@@ -8,4 +8,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include("labeling.api.urls")),
     path("", include("incidents.api.urls")),
+    path("analytics/", include("analytics.api.urls")),
 ]

@@ -1,6 +1,10 @@
 """Writes about incidents that touch several rows or have side effects."""
 
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
+
+from incidents.models import Incident, IncidentUpdate
+from incidents.pipeline import request_embeddings
 
 # Weights rank a match in the title above one in the timeline (PostgreSQL's A > B > C > D).
 _SEARCH_DOCUMENT_SQL = """
@@ -30,3 +34,60 @@ def refresh_search_documents(incident_ids):
     with connection.cursor() as cursor:
         cursor.execute(_SEARCH_DOCUMENT_SQL, [ids])
         return cursor.rowcount
+
+
+# Writes of single incidents and timeline entries (the API's create, update and delete).
+# Each clears content_hash, so the next import of that record rewrites it from its source.
+
+
+@transaction.atomic
+def create_incident(fields):
+    """Create an incident from checked fields and index its text."""
+    incident = Incident.objects.create(**fields)
+    refresh_search_documents([incident.pk])
+    request_embeddings([incident.pk])
+    return incident
+
+
+@transaction.atomic
+def update_incident(incident, fields):
+    """Change some fields of an incident and index its text again."""
+    for name, value in fields.items():
+        setattr(incident, name, value)
+    incident.content_hash = ""
+    incident.save(update_fields=[*fields, "content_hash", "updated_at"])
+    refresh_search_documents([incident.pk])
+    request_embeddings([incident.pk])
+    return incident
+
+
+@transaction.atomic
+def add_incident_update(fields):
+    """Add a timeline entry and index its incident's text again."""
+    update = IncidentUpdate.objects.create(**fields)
+    _timeline_changed(update.incident_id)
+    return update
+
+
+@transaction.atomic
+def change_incident_update(update, fields):
+    """Change a timeline entry (possibly moving it to another incident) and index both."""
+    previous_incident_id = update.incident_id
+    for name, value in fields.items():
+        setattr(update, name, value)
+    update.save(update_fields=list(fields))
+    _timeline_changed(previous_incident_id, update.incident_id)
+    return update
+
+
+@transaction.atomic
+def delete_incident_update(update):
+    incident_id = update.incident_id
+    update.delete()
+    _timeline_changed(incident_id)
+
+
+def _timeline_changed(*incident_ids):
+    Incident.objects.filter(pk__in=incident_ids).update(content_hash="", updated_at=timezone.now())
+    refresh_search_documents(set(incident_ids))
+    request_embeddings(incident_ids)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from incidents.models import Incident, IncidentUpdate
+from incidents.models import ImportBatch, Incident, IncidentUpdate
 
 
 class IncidentUpdateInline(admin.TabularInline):
@@ -22,3 +22,23 @@ class IncidentUpdateAdmin(admin.ModelAdmin):
     list_display = ["incident", "stage", "posted_at"]
     list_filter = ["stage"]
     raw_id_fields = ["incident"]
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    """Import batches are written by the import itself; the admin only reads them."""
+
+    list_display = ["pk", "file_name", "format", "source", "status", "created", "updated", "unchanged", "rejected"]
+    list_filter = ["status", "format"]
+    search_fields = ["file_name", "source"]
+    exclude = ["content"]
+    readonly_fields = [field.name for field in ImportBatch._meta.fields if field.name != "content"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("content")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

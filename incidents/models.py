@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
@@ -40,6 +41,10 @@ class Incident(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
     customer_impact = models.TextField(blank=True)
+    # SHA-256 of the record as last imported (incidents.importers.content_hash): an import
+    # of the same content leaves the row alone and counts it "unchanged". Blank for rows
+    # written by hand, so the next import of such a row rewrites it.
+    content_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     # Full-text document over title, summary, postmortem and timeline; kept current by
     # incidents.actions.refresh_search_documents, read by incidents.queries.search_incidents.
     search_document = SearchVectorField(null=True, editable=False)
@@ -113,3 +118,70 @@ class IncidentUpdate(models.Model):
 
     def __str__(self):
         return f"{self.get_stage_display()} at {self.posted_at:%Y-%m-%d %H:%M}"
+
+
+class ImportBatch(models.Model):
+    """One file of incidents to import: its content until done, its progress and its outcome.
+
+    The uploaded bytes live in `content` (a bytea column), so a worker on any machine can
+    read them; they are cleared once the batch has finished.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Format(models.TextChoices):
+        JSONL = "jsonl", "JSON lines (API field names)"
+        CSV = "csv", "CSV (header of API field names)"
+        STATUSPAGE = "statuspage", "Statuspage incidents JSON"
+
+    file_name = models.CharField(max_length=255)
+    format = models.CharField(max_length=20, choices=Format.choices)
+    source = models.CharField(max_length=64, blank=True, help_text="Source for rows that name none.")
+    size = models.PositiveBigIntegerField(default=0, help_text="Bytes in the file.")
+    content = models.BinaryField(default=b"", editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    total = models.PositiveIntegerField(default=0, help_text="Rows in the file, good and bad.")
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    # The first incidents.imports.MAX_STORED_ERRORS of [{"position", "field", "reason"}].
+    errors = models.JSONField(default=list, blank=True)
+    failure = models.TextField(blank=True, help_text="Why the whole file was refused.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_batches"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Touched after every chunk; a running batch whose heartbeat is old lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self):
+        return f"Import #{self.pk} of {self.file_name} ({self.get_status_display()})"
+
+    def get_absolute_url(self):
+        return reverse("incidents:import-batch", args=[self.pk])
+
+    @property
+    def is_finished(self):
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def processed(self):
+        """Rows dealt with so far, rejected ones included."""
+        return self.created + self.updated + self.unchanged + self.rejected
+
+    @property
+    def percent(self):
+        if self.is_finished:
+            return 100
+        return int(100 * self.processed / self.total) if self.total else 0
