@@ -39,6 +39,9 @@ app.conf.update(
     beat_schedule={
         # Tells the pages a worker is alive (config.health); they show a banner otherwise.
         "heartbeat": {"task": "labeling.tasks.heartbeat", "schedule": HEARTBEAT_SECONDS},
+        # Folds new and changed incidents, labels and suggestions into the dashboard facts;
+        # its slow full pass catches anything a quick pass missed.
+        "refresh-dashboard-facts": {"task": "analytics.tasks.refresh_dashboard_facts", "schedule": 60.0},
         # Finds incidents whose embedding is missing or stale, so none waits forever.
         "sweep-stale-embeddings": {
             "task": "labeling.tasks.sweep_stale_embeddings",

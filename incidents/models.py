@@ -78,6 +78,8 @@ class Incident(models.Model):
             # List filters and dashboard filters on service and model.
             models.Index(fields=["service", "-started_at"], name="incident_service_idx"),
             models.Index(fields=["model_name", "-started_at"], name="incident_model_idx"),
+            # analytics.tasks.refresh_dashboard_facts reads incidents edited since its last run.
+            models.Index(fields=["updated_at"], name="incident_updated_idx"),
             # incidents.queries.search_incidents
             GinIndex(fields=["search_document"], name="incident_search_gin"),
         ]
