@@ -31,7 +31,8 @@ def create_user_with_role(username, role, password=None, *, is_staff=None):
         else:
             user.set_unusable_password()
         user.save()
-    user.groups.add(Group.objects.get(name=role))
+    # get_or_create: a test database flushed between browser tests loses the migration's groups.
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
     if created:
         audit.record(None, "user.created", user, f"user {username} created with role {role}")
     return user, created

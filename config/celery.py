@@ -39,6 +39,8 @@ app.conf.update(
     beat_schedule={
         # Tells the pages a worker is alive (config.health); they show a banner otherwise.
         "heartbeat": {"task": "labeling.tasks.heartbeat", "schedule": HEARTBEAT_SECONDS},
+        # Requeues import batches whose worker died, so none stays "running" forever.
+        "sweep-abandoned-imports": {"task": "incidents.tasks.sweep_abandoned_import_batches", "schedule": 300.0},
         # Folds new and changed incidents, labels and suggestions into the dashboard facts;
         # its slow full pass catches anything a quick pass missed.
         "refresh-dashboard-facts": {"task": "analytics.tasks.refresh_dashboard_facts", "schedule": 60.0},

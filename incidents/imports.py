@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
+from accounts import audit
 from incidents import importers
 from incidents.actions import refresh_search_documents
 from incidents.exporters import duration_minutes, label_column
@@ -81,6 +82,35 @@ def claim_import_batch(batch_id):
         unchanged=0, rejected=0, errors=[], failure="",
     )  # fmt: skip
     return claimed == 1
+
+
+# A pending batch whose task has not started by then lost its message (broker restarted).
+PENDING_TOO_LONG = timedelta(minutes=5)
+
+
+def find_abandoned_import_batches():
+    """Batches whose worker died or whose message was lost: (to rerun, to fail).
+
+    Those with their file stored are run again (an upsert, so redoing chunks is harmless);
+    those imported synchronously by a command that died have no file left and fail.
+    """
+    now = timezone.now()
+    abandoned = ImportBatch.objects.filter(
+        Q(status=ImportBatch.Status.PENDING, created_at__lt=now - PENDING_TOO_LONG)
+        | Q(status=ImportBatch.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    ).defer("content")
+    return list(abandoned.exclude(content=b"")), list(abandoned.filter(content=b""))
+
+
+def fail_abandoned_import_batch(batch):
+    updated = ImportBatch.objects.filter(
+        pk=batch.pk, status__in=[ImportBatch.Status.PENDING, ImportBatch.Status.RUNNING]
+    )
+    updated.update(
+        status=ImportBatch.Status.FAILED,
+        failure="The process running this import stopped and its file was not kept; import the file again.",
+        finished_at=timezone.now(),
+    )
 
 
 def run_import_batch(batch_id, content=None):
@@ -191,7 +221,15 @@ def _finish(batch, failure=""):
     )
     if failure:
         logger.warning("Import batch %s (%s) failed: %s", batch.pk, batch.file_name, failure)
-    return ImportBatch.objects.defer("content").get(pk=batch.pk)
+    batch = ImportBatch.objects.defer("content").get(pk=batch.pk)
+    audit.record(
+        batch.created_by,
+        "import.failed" if failure else "import.done",
+        batch,
+        f"import {batch.file_name}: {batch.created} created, {batch.updated} updated, "
+        f"{batch.unchanged} unchanged, {batch.rejected} rejected{' — ' + failure if failure else ''}",
+    )
+    return batch
 
 
 def import_file(*, file_name, content, fmt, source="", user=None):

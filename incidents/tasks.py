@@ -20,3 +20,16 @@ def run_import_batch(batch_id):
         "Import batch %s %s: %s created, %s updated, %s unchanged, %s rejected",
         batch.pk, batch.status, batch.created, batch.updated, batch.unchanged, batch.rejected,
     )  # fmt: skip
+
+
+@shared_task
+def sweep_abandoned_import_batches():
+    """Rerun batches whose worker died (their file is kept) and fail those that cannot be rerun."""
+    rerun, failed = imports.find_abandoned_import_batches()
+    for batch in rerun:
+        run_import_batch.delay(batch.pk)
+    for batch in failed:
+        imports.fail_abandoned_import_batch(batch)
+    if rerun or failed:
+        logger.warning("Import sweep: %d batches queued again, %d failed", len(rerun), len(failed))
+    return len(rerun), len(failed)

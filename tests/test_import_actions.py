@@ -450,3 +450,35 @@ def test_the_browser_refuses_a_file_over_the_limit_before_uploading(page, role_g
     page.click("[data-upload-button]")
     assert page.url.endswith(reverse("incidents:import"))
     assert not ImportBatch.objects.exists()
+
+
+def test_the_sweep_reruns_abandoned_batches_and_fails_those_without_a_file(settings, db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents import imports
+    from incidents.models import ImportBatch
+    from incidents.tasks import sweep_abandoned_import_batches
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from config.celery import app
+
+    eager, app.conf.task_always_eager = app.conf.task_always_eager, True
+    try:
+        line = b'{"source": "t", "external_id": "x1", "title": "Stuck", "started_at": "2025-01-01T00:00:00Z"}\n'
+        kept = imports.create_import_batch(file_name="a.jsonl", content=line, fmt="jsonl")
+        lost = imports.create_import_batch(file_name="b.jsonl", content=line, fmt="jsonl", store=False)
+        long_ago = timezone.now() - imports.STALE_AFTER - timedelta(minutes=1)
+        ImportBatch.objects.filter(pk__in=[kept.pk, lost.pk]).update(status="running", heartbeat_at=long_ago)
+        # when
+        assert sweep_abandoned_import_batches() == (1, 1)
+        # then
+        kept.refresh_from_db()
+        lost.refresh_from_db()
+        assert (kept.status, kept.created) == ("done", 1)
+        assert lost.status == "failed"
+        assert "import the file again" in lost.failure
+        assert sweep_abandoned_import_batches() == (0, 0)
+    finally:
+        app.conf.task_always_eager = eager

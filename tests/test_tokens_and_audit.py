@@ -59,7 +59,7 @@ def test_label_changes_and_decisions_are_audited(taxonomy, make_incident, alice)
 
 
 @pytest.mark.parametrize(("actor", "status"), [("adam", 200), ("alice", 403), ("maria", 403)])
-def test_the_audit_log_is_for_admins(request, login, actor, status):
+def test_the_audit_log_is_for_admins(request, db, login, actor, status):
     user = request.getfixturevalue(actor)
     assert login(user).get(reverse("accounts:audit")).status_code == status
     assert login(user).get(reverse("accounts:audit-csv")).status_code == status

@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0002_import_batch_and_content_hash'),
+        ("incidents", "0002_import_batch_and_content_hash"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['updated_at'], name='incident_updated_idx'),
+            model_name="incident",
+            index=models.Index(fields=["updated_at"], name="incident_updated_idx"),
         ),
     ]
