@@ -34,7 +34,7 @@ def test_an_unreachable_redis_shows_its_own_banner(settings, login, olga):
     assert "cannot be reached" in response.content.decode()
 
 
-def test_saving_with_the_broker_down_still_succeeds(make_incident, django_capture_on_commit_callbacks, capfd):
+def test_saving_with_the_broker_down_still_succeeds(make_incident, django_capture_on_commit_callbacks):
     from config.celery import app
     from incidents.pipeline import request_embeddings
 
@@ -51,5 +51,7 @@ def test_saving_with_the_broker_down_still_succeeds(make_incident, django_captur
         app.conf.broker_url = saved_url
         app.conf.task_always_eager = eager
         app._pool = None
-    assert "broker unreachable" in capfd.readouterr().err
+    from labeling.queries import stale_embedding_incident_ids
+
+    assert incident.pk in stale_embedding_incident_ids(limit=10)  # the sweep will catch it up
     assert elapsed < 15  # fails fast instead of retrying forever; the sweep catches up
