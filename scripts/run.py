@@ -31,11 +31,13 @@ def prepare():
 
     call_command("migrate", interactive=False, verbosity=0)
     call_command("seed_taxonomy")
+    # Users before the demo data: seed_demo labels as "analyst" and "analyst2", and would
+    # otherwise create them without a password.
+    print("Logins (kept in var/demo_logins.json):")
+    call_command("create_demo_users")
     if not Incident.objects.exists() and settings.DEMO_SEED_COUNT:
         print(f"Empty database: seeding {settings.DEMO_SEED_COUNT} demo incidents…", flush=True)
         call_command("seed_demo", count=settings.DEMO_SEED_COUNT)
-    print("Logins (kept in var/demo_logins.json):")
-    call_command("create_demo_users")
     return settings
 
 
