@@ -2,6 +2,7 @@
 
 from labeling.actions.annotations import LabelError, check_options, refresh_decision, save_annotation
 from labeling.actions.feedback import record_similarity_feedback
+from labeling.actions.label_import import LabelImportResult, import_labels
 from labeling.actions.taxonomy import (
     DEFAULT_TAXONOMY_FILE,
     import_taxonomy,
@@ -15,10 +16,12 @@ __all__ = [
     "DEFAULT_TAXONOMY_FILE",
     "Change",
     "LabelError",
+    "LabelImportResult",
     "carry_over_labels",
     "check_options",
     "create_version",
     "embed_incidents",
+    "import_labels",
     "import_taxonomy",
     "incident_embedding_text",
     "record_similarity_feedback",
