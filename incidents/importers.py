@@ -436,7 +436,7 @@ def _choice(choices, blank):
     def clean(value, name):
         if value is None or value == "":
             return "" if blank else None
-        if value not in allowed:
+        if not isinstance(value, str) or value not in allowed:
             raise _Invalid(f"{value!r} is not one of {listed}")
         return value
 
