@@ -106,8 +106,9 @@ def test_check_deploy_is_clean_with_production_settings():
     import subprocess
     import sys
 
+    # The browser fixture sets DJANGO_ALLOW_ASYNC_UNSAFE for Playwright; production never has it.
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "x" * 20 + "production-secret-key-that-is-long-enough-1234",
         "DJANGO_SSL_REDIRECT": "true",
