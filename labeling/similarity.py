@@ -30,6 +30,9 @@ MIN_CANDIDATES = 40
 MIN_EF_SEARCH = 100
 EF_SEARCH_PER_CANDIDATE = 2
 MAX_SHARED_TERMS = 8
+# Words of the query the full-text list requires; the first ones of the text (the title, for
+# an incident) are the most telling.
+MAX_TEXT_TERMS = 6
 # A result that shares no word with the query and whose meaning is this far off is noise
 # (cosine of all-MiniLM-L6-v2 between unrelated texts is typically below 0.2): it is dropped.
 MIN_SIMILARITY_WITHOUT_SHARED_TERMS = 0.2
@@ -105,10 +108,15 @@ def nearest_by_vector(candidates, vector, limit):
 
 
 def best_by_text(candidates, terms, limit):
-    """Incident ids whose search document matches any of `terms`, best rank first."""
+    """Incident ids whose search document matches all of the first terms, best rank first.
+
+    All of them (AND), not any: an OR of a dozen common words matches most incidents, and
+    ranking them all took most of a second at 100,000 incidents; the GIN index intersects
+    an AND in milliseconds. The vector list covers what this misses.
+    """
     if not terms:
         return []
-    query = SearchQuery(" | ".join(terms[:40]), search_type="raw", config="english")
+    query = SearchQuery(" & ".join(terms[:MAX_TEXT_TERMS]), search_type="raw", config="english")
     return list(
         candidates.filter(search_document=query)
         .annotate(rank=SearchRank(F("search_document"), query))
