@@ -94,7 +94,8 @@ def recall_at_k(query_ids):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_indexscan = off")
             cursor.execute(
-                "SELECT incident_id FROM labeling_embedding WHERE incident_id <> %s ORDER BY vector <=> %s::vector LIMIT %s",
+                "SELECT incident_id FROM labeling_embedding WHERE incident_id <> %s"
+                " ORDER BY vector <=> %s::vector LIMIT %s",
                 [incident_id, vector, K],
             )
             exact = [row[0] for row in cursor.fetchall()]
