@@ -1,5 +1,4 @@
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -8,6 +7,8 @@ from incidents.exporters import duration_minutes
 from incidents.models import ImportBatch, Incident, IncidentUpdate
 
 _LONG_TEXT = {"max_length": importers.MAX_TEXT_LENGTH}
+# Minutes between two times of an incident; null while the later one is unknown.
+_MINUTES = serializers.FloatField(allow_null=True)
 
 
 class NestedIncidentUpdateSerializer(serializers.ModelSerializer):
@@ -47,15 +48,15 @@ class IncidentSerializer(serializers.ModelSerializer):
         )
         extra_kwargs = dict.fromkeys(importers.LONG_TEXT_FIELDS, _LONG_TEXT)
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
+    @extend_schema_field(_MINUTES)
     def get_ttd_minutes(self, incident):
         return duration_minutes(incident.time_to_detect)
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
+    @extend_schema_field(_MINUTES)
     def get_ttm_minutes(self, incident):
         return duration_minutes(incident.time_to_mitigate)
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
+    @extend_schema_field(_MINUTES)
     def get_ttr_minutes(self, incident):
         return duration_minutes(incident.time_to_resolve)
 

@@ -1,11 +1,12 @@
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsReader
+from config.openapi import ERROR_DETAIL
 from incidents.queries import get_incident_for_user
 from labeling.actions import record_similarity_feedback
 from labeling.api.serializers import SimilarIncidentSerializer, SimilarityFeedbackSerializer
@@ -65,7 +66,13 @@ class SimilarityFeedbackView(APIView):
 
     permission_classes = [IsReader]
 
-    @extend_schema(request=SimilarityFeedbackSerializer, responses={201: SimilarityFeedbackSerializer})
+    @extend_schema(
+        request=SimilarityFeedbackSerializer,
+        responses={
+            201: SimilarityFeedbackSerializer,
+            404: OpenApiResponse(ERROR_DETAIL, description="The result or source incident is not there."),
+        },
+    )
     def post(self, request):
         serializer = SimilarityFeedbackSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
