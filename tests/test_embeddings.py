@@ -41,7 +41,16 @@ def test_fast_encode_gives_the_same_vectors_as_sentence_transformers():
     fast = embeddings.encode(texts)
     plain = embeddings.get_model().encode(texts, normalize_embeddings=True)
     assert fast.shape == (3, 384)
+    assert fast.dtype == np.float32
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
     assert np.all(np.sum(fast * plain, axis=1) >= 0.999)
+
+
+def test_a_text_gets_the_same_vector_alone_and_in_a_batch_of_longer_texts():
+    texts = ["GPU OOM", "DNS resolution failures broke the load balancer", "Tokenizer change garbled outputs " * 40]
+    together = embeddings.encode(texts)
+    alone = np.stack([embeddings.encode_one(text) for text in texts])
+    assert np.all(np.sum(together * alone, axis=1) >= 0.999)
 
 
 def test_embedding_twice_embeds_once(make_incident):
