@@ -1,21 +1,26 @@
 """A real Celery worker on a real Redis, against the test database."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from django.db import connection
+from django.utils import timezone
 
 from config.celery import app
+from incidents import imports
+from incidents.models import ImportBatch, Incident, IncidentUpdate
 from incidents.pipeline import request_embeddings
+from incidents.tasks import run_import_batch, sweep_abandoned_import_batches
 from labeling.models import Embedding
 from labeling.tasks import embed_incidents
+from tests.servers import env_for_test_database
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,26 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_WITHIN_SECONDS = 90
 
 
-def _worker_env(**extra):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **extra}
-    test_database = connection.settings_dict["NAME"]
-    if os.environ.get("DATABASE_URL"):
-        parts = urlsplit(os.environ["DATABASE_URL"])
-        env["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{test_database}"))
-    else:
-        env["TRIAGE_EMBEDDED_DB"] = test_database
-    return env
-
-
 class Worker:
     """A `celery worker` process whose log lines the test can wait for."""
 
-    def __init__(self, **env):
+    def __init__(self, queues="default,embed", **env):
         self.lines = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--queues", "default,embed",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--queues", queues,
              "--concurrency", "1", "--loglevel", "info", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=_worker_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, env=env_for_test_database(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )  # fmt: skip
         threading.Thread(target=self._read, daemon=True).start()
@@ -78,14 +72,24 @@ def start_worker():
     app.control.purge()
     workers = []
 
-    def start(**env):
-        worker = Worker(**env)
+    def start(queues="default,embed", **env):
+        worker = Worker(queues, **env)
         workers.append(worker)
         return worker
 
     yield start
     for worker in workers:
         worker.stop()
+    app.control.purge()  # what a test left queued (embeddings of imported rows) is not the next one's
+
+
+def _wait_for(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"waited {timeout} s for {what}")
 
 
 def _wait_for_embeddings(incident_ids, timeout):
@@ -119,7 +123,54 @@ def test_a_worker_killed_mid_batch_loses_nothing(start_worker, make_incident):
     # when: the worker dies hard while it encodes
     first.kill()
     assert Embedding.objects.filter(incident_id__in=ids).count() == 0
-    # then: the unacknowledged task goes to the next worker
-    second = start_worker(CELERY_VISIBILITY_TIMEOUT="5")
+    # then: the unacknowledged task goes to the next worker, which looks for such tasks as it
+    # starts (then only every 100 s): with a 1 s visibility timeout, this one is old enough
+    second = start_worker(CELERY_VISIBILITY_TIMEOUT="1")
     _wait_for_embeddings(ids, timeout=120)
     assert any("embedded 150" in line for line in second.lines)
+
+
+# Enough rows for many chunks (seconds of work), so the worker dies with some written, most not.
+IMPORT_ROWS = 10 * imports.CHUNK_SIZE
+
+
+def _incident_lines(count):
+    lines = (
+        {"source": "killed", "external_id": f"K-{number}", "title": f"Replica {number} stalls on long prompts",
+         "started_at": f"2025-01-01T{number % 24:02d}:00:00Z",
+         "updates": [{"stage": "identified", "posted_at": f"2025-01-01T{number % 24:02d}:05:00Z", "body": "Found."}]}
+        for number in range(count)
+    )  # fmt: skip
+    return "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+
+def test_a_worker_killed_mid_import_leaves_a_batch_the_sweep_finishes(start_worker):
+    batch = imports.create_import_batch(file_name="big.jsonl", content=_incident_lines(IMPORT_ROWS), fmt="jsonl")
+    # Only the default queue: the embeddings the import asks for wait, they are not this test's.
+    first = start_worker(queues="default")
+    first.wait_for_line("ready.", timeout=60)
+    run_import_batch.delay(batch.pk)
+    _wait_for(lambda: ImportBatch.objects.get(pk=batch.pk).created >= imports.CHUNK_SIZE, 120, "a first chunk")
+    # when: the worker dies hard with chunks still to write
+    first.kill()
+    batch.refresh_from_db()
+    assert batch.status == "running"
+    assert imports.CHUNK_SIZE <= batch.created < IMPORT_ROWS
+    assert Incident.objects.filter(source="killed").count() == batch.created  # whole chunks only
+    # then: once the batch has been silent for STALE_AFTER, the sweep queues it again, and a
+    # new worker gets that message and the unacknowledged one: one reruns it, one finds it taken
+    silent_since = timezone.now() - imports.STALE_AFTER - timedelta(minutes=1)
+    ImportBatch.objects.filter(pk=batch.pk, status="running").update(heartbeat_at=silent_since)
+    assert sweep_abandoned_import_batches() == (1, 0)
+    # A 1 s visibility timeout, as above: the unacknowledged message is restored as it starts.
+    second = start_worker(queues="default", CELERY_VISIBILITY_TIMEOUT="1")
+    _wait_for(lambda: ImportBatch.objects.get(pk=batch.pk).is_finished, 180, "the rerun to finish")
+    batch.refresh_from_db()
+    assert (batch.status, batch.failure, batch.total, batch.rejected) == ("done", "", IMPORT_ROWS, 0)
+    assert batch.created + batch.unchanged == IMPORT_ROWS
+    assert batch.unchanged >= imports.CHUNK_SIZE  # the chunks committed before the kill were not redone
+    killed = Incident.objects.filter(source="killed")
+    assert killed.count() == killed.values("external_id").distinct().count() == IMPORT_ROWS
+    assert IncidentUpdate.objects.filter(incident__source="killed").count() == IMPORT_ROWS  # no timeline twice
+    assert sweep_abandoned_import_batches() == (0, 0)
+    second.wait_for_line("is claimed or finished already", timeout=60)
