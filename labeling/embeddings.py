@@ -9,11 +9,14 @@ import copy
 import hashlib
 import os
 import re
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import redis
 from django.conf import settings
+from django.core.cache import cache
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # Texts per forward pass: large enough to keep both cores busy, small enough that one
@@ -23,6 +26,12 @@ ENCODE_BATCH_SIZE = 64
 # all-MiniLM-L6-v2 reads 256 word pieces (about 1,000 characters of English); the text we
 # build is cut a little above that so nothing the model could read is thrown away.
 EMBEDDING_TEXT_MAX_CHARS = 2000
+# Typed queries come back (the Similar page searches as the user types; teams paste the same
+# error message): their vectors are kept a day in the cache, keyed by model and text.
+QUERY_VECTOR_CACHE_SECONDS = 24 * 60 * 60
+# One short text is too little work to split: with two threads on two cores that other
+# processes also use, each waits on the other and a typed query took 300-700 ms instead of 15.
+QUERY_THREADS = 1
 _MARKDOWN_NOISE = re.compile(r"[#*_`>|\[\]]+|\(https?://[^)]*\)")
 _SPACES = re.compile(r"\s+")
 
@@ -155,3 +164,43 @@ def _is_mean_pooled_and_normalised(model):
 
 def encode_one(text):
     return encode([text])[0]
+
+
+def warm_up():
+    """Load the model and run it once, so the first search of a process is not the one that waits."""
+    encode_one("warm up")
+
+
+def encode_query(text):
+    """The vector of a typed query: from the cache, else embedded on one thread and cached.
+
+    The cache is a help, not a need: with Redis down the query is embedded every time.
+    """
+    key = query_cache_key(text)
+    try:
+        cached = cache.get(key)
+    except redis.RedisError:
+        cached = None
+    if cached is not None:
+        return np.frombuffer(cached, dtype=np.float32)
+    with _torch_threads(QUERY_THREADS):
+        vector = encode_one(text)
+    with suppress(redis.RedisError):
+        cache.set(key, vector.tobytes(), QUERY_VECTOR_CACHE_SECONDS)
+    return vector
+
+
+def query_cache_key(text):
+    return f"query-vector:{model_name()}:{text_hash(text)}"
+
+
+@contextmanager
+def _torch_threads(count):
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

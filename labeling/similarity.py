@@ -8,11 +8,12 @@ error string and a paraphrase of the same failure both surface.
 
 import re
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Value, prefetch_related_objects
 from pgvector.django import CosineDistance
 
 from incidents.models import Incident
@@ -30,6 +31,11 @@ MIN_CANDIDATES = 40
 MIN_EF_SEARCH = 100
 EF_SEARCH_PER_CANDIDATE = 2
 MAX_SHARED_TERMS = 8
+# Filters that leave fewer candidates than the index scan can find are searched exactly;
+# hnsw.max_scan_tuples (20,000) at a selectivity under 0.2% leaves at most a few hundred.
+MAX_EXACT_SEARCH_CANDIDATES = 20_000
+# Full-text matches ranked at most (each read whole): see best_by_text.
+MAX_RANKED_MATCHES = 500
 # Words of the query the full-text list requires; the first ones of the text (the title, for
 # an incident) are the most telling.
 MAX_TEXT_TERMS = 6
@@ -77,34 +83,61 @@ def filter_incidents(queryset, filters):
     if filters.get("started_before"):
         conditions &= Q(started_at__date__lte=filters["started_before"])
     queryset = queryset.filter(conditions)
-    if filters.get("decided_only"):
+    if filters.get("category"):
+        # An id list the planner hashes once (a few thousand ids), not a join per incident:
+        # the HNSW scan tests every row it visits, and at 100,000 incidents four joins per row
+        # made a category search take twice as long. It implies decided_only.
+        category = filters["category"]
+        in_category = Decision.objects.filter(dimension__key="category").filter(
+            Q(option__key=category) | Q(option__parent__key=category)
+        )
+        queryset = queryset.filter(pk__in=in_category.values("incident_id"))
+    elif filters.get("decided_only"):
         queryset = queryset.filter(Exists(Decision.objects.filter(incident_id=OuterRef("pk"))))
     if filters.get("undecided_dimension"):
         decided = Decision.objects.filter(incident_id=OuterRef("pk"), dimension=filters["undecided_dimension"])
         queryset = queryset.filter(~Exists(decided))
-    if filters.get("category"):
-        category = filters["category"]
-        in_category = Decision.objects.filter(incident_id=OuterRef("pk"), dimension__key="category").filter(
-            Q(option__key=category) | Q(option__parent__key=category)
-        )
-        queryset = queryset.filter(Exists(in_category))
     return queryset
 
 
 def nearest_by_vector(candidates, vector, limit):
-    """[(incident_id, cosine distance)] of the `limit` nearest vectors among `candidates`."""
-    rows = (
-        Embedding.objects.filter(model_name=embeddings.model_name(), incident__in=candidates)
-        .annotate(distance=CosineDistance("vector", vector))
+    """[(incident_id, cosine distance)] of the `limit` nearest vectors among `candidates`.
+
+    The HNSW index first; when filters leave so few candidates that its scan gives up before
+    finding `limit` of them (hnsw.max_scan_tuples), an exact search among those few.
+    """
+    with hnsw_search(limit):
+        found = list(nearest_query(Embedding.objects.filter(incident__in=candidates), vector, limit))
+    if len(found) < limit:
+        ids = list(candidates.order_by().values_list("pk", flat=True)[:MAX_EXACT_SEARCH_CANDIDATES])
+        found = list(nearest_query(Embedding.objects.filter(incident_id__in=ids), vector, limit, exact=True))
+    return sorted(found, key=lambda row: row[1])  # relaxed order: re-sort the few rows
+
+
+def nearest_query(embeddings_queryset, vector, limit, exact=False):
+    """The query of the nearest vectors; `exact` orders by an expression the HNSW index cannot serve."""
+    distance = CosineDistance("vector", vector)
+    return (
+        embeddings_queryset.filter(model_name=embeddings.model_name())
+        .annotate(distance=distance + Value(0.0) if exact else distance)
         .order_by("distance")
         .values_list("incident_id", "distance")[:limit]
     )
+
+
+@contextmanager
+def hnsw_search(limit):
+    """A transaction whose HNSW scans look at enough of the graph, and go on while filters drop rows."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(MIN_EF_SEARCH, limit * EF_SEARCH_PER_CANDIDATE)])
-        # Keep scanning the graph until enough rows pass the filters (pgvector 0.8).
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        found = list(rows)
-    return sorted(found, key=lambda row: row[1])  # relaxed order: re-sort the few rows
+        cursor.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+            [str(ef_search(limit))],
+        )
+        yield
+
+
+def ef_search(limit):
+    return max(MIN_EF_SEARCH, limit * EF_SEARCH_PER_CANDIDATE)
 
 
 def best_by_text(candidates, terms, limit):
@@ -112,15 +145,17 @@ def best_by_text(candidates, terms, limit):
 
     All of them (AND), not any: an OR of a dozen common words matches most incidents, and
     ranking them all took most of a second at 100,000 incidents; the GIN index intersects
-    an AND in milliseconds. The vector list covers what this misses.
+    an AND in milliseconds. Ranking reads each match's whole document, so when common words
+    match thousands of incidents only the MAX_RANKED_MATCHES most recent are ranked.
     """
     if not terms:
         return []
     query = SearchQuery(" & ".join(terms[:MAX_TEXT_TERMS]), search_type="raw", config="english")
+    recent = candidates.filter(search_document=query).order_by("-started_at", "-pk")[:MAX_RANKED_MATCHES]
     return list(
-        candidates.filter(search_document=query)
+        Incident.objects.filter(pk__in=recent.values("pk"))
         .annotate(rank=SearchRank(F("search_document"), query))
-        .order_by("-rank", "-started_at")
+        .order_by("-rank", "-started_at", "-pk")
         .values_list("pk", flat=True)[:limit]
     )
 
@@ -146,7 +181,7 @@ def find_similar(user, *, text, vector=None, exclude_id=None, filters=None, k=10
         candidates = candidates.exclude(pk=exclude_id)
     limit = max(MIN_CANDIDATES, k * CANDIDATE_FACTOR)
     if vector is None:
-        vector = embeddings.encode_one(text)
+        vector = embeddings.encode_query(text)
     by_vector = nearest_by_vector(candidates, vector, limit)
     terms = terms_of(text)
     scores = fuse([incident_id for incident_id, _ in by_vector], best_by_text(candidates, terms, limit))
@@ -157,8 +192,8 @@ def find_similar(user, *, text, vector=None, exclude_id=None, filters=None, k=10
 
 def _hydrate(top_ids, scores, distances, terms, source):
     incidents = _incidents_by_id(top_ids)
-    labels = labels_of(top_ids)
-    source_labels = labels_of([source.pk]).get(source.pk, {}) if source else {}
+    labels = labels_of([*top_ids, source.pk] if source else top_ids)
+    source_labels = labels.get(source.pk, {}) if source else {}
     results = []
     for incident_id in top_ids:
         incident = incidents[incident_id]
@@ -218,8 +253,11 @@ def find_similar_to_incident(user, incident, filters=None, k=10):
     """Past incidents like this one, from its stored vector (or a fresh one if none yet)."""
     from labeling.actions import incident_embedding_text
 
-    incident = Incident.objects.prefetch_related("updates").get(pk=incident.pk)
+    prefetch_related_objects([incident], "updates")
     text = incident_embedding_text(incident)
-    stored = Embedding.objects.filter(incident=incident, model_name=embeddings.model_name()).first()
-    vector = stored.vector if stored is not None else None
+    vector = (
+        Embedding.objects.filter(incident=incident, model_name=embeddings.model_name())
+        .values_list("vector", flat=True)
+        .first()
+    )
     return find_similar(user, text=text, vector=vector, exclude_id=incident.pk, filters=filters, k=k, source=incident)

@@ -133,3 +133,22 @@ def test_health_page_shows_pending_embeddings_to_admins_only(login, adam, olga, 
     response = login(adam).get(reverse("labeling:health"))
     assert response.status_code == 200
     assert response.context["pending_embeddings"] == 1
+
+
+def test_a_typed_query_is_embedded_once_then_read_from_the_cache():
+    text = "KV cache full on the 70B model"
+    first = embeddings.encode_query(text)
+    assert float(first @ embeddings.encode_one(text)) >= 0.9999
+    # when the cached vector is replaced, later calls return it: they read the cache, not the model
+    from django.core.cache import cache
+
+    cache.set(embeddings.query_cache_key(text), np.ones(384, dtype=np.float32).tobytes())
+    assert np.array_equal(embeddings.encode_query(text), np.ones(384, dtype=np.float32))
+
+
+def test_a_typed_query_is_embedded_when_redis_is_down(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    vector = embeddings.encode_query("GPU OOM")
+    assert float(vector @ embeddings.encode_one("GPU OOM")) >= 0.9999

@@ -1,12 +1,15 @@
 """Similar-incident search with the real model: pages, API, filters, explanations, feedback."""
 
+import numpy as np
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.models import Incident
+from labeling import embeddings
 from labeling.actions import embed_incidents
-from labeling.models import Decision, Option, SimilarityFeedback
-from labeling.similarity import find_similar, find_similar_to_incident, fuse, terms_of
+from labeling.models import Decision, Embedding, Option, SimilarityFeedback
+from labeling.similarity import find_similar, find_similar_to_incident, fuse, nearest_by_vector, terms_of
 
 
 @pytest.fixture
@@ -188,3 +191,23 @@ def test_api_feedback(login, olga, corpus):
 def test_unrelated_results_that_share_no_word_are_dropped(olga, corpus):
     results = find_similar(olga, text="invoice currency rounding", k=10)
     assert results == []
+
+
+def test_vector_search_returns_the_exact_nearest_and_all_of_a_few_filtered(make_incident):
+    # given 50 incidents with known vectors, three of them on a rare service
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(50, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    incidents = [make_incident(service="rare-api" if index < 3 else "chat-api") for index in range(50)]
+    Embedding.objects.bulk_create(
+        Embedding(incident=incident, model_name=embeddings.model_name(), text_hash="test", vector=vector)
+        for incident, vector in zip(incidents, vectors, strict=True)
+    )
+    query = vectors[10] + 0.5 * vectors[20]
+    by_cosine = np.argsort(-(vectors @ query))
+    # when
+    nearest = nearest_by_vector(Incident.objects.all(), query, 40)
+    rare = nearest_by_vector(Incident.objects.filter(service="rare-api"), query, 40)
+    # then
+    assert [pk for pk, _ in nearest] == [incidents[index].pk for index in by_cosine[:40]]
+    assert [pk for pk, _ in rare] == [incidents[index].pk for index in by_cosine if index < 3]
