@@ -44,6 +44,8 @@ app.conf.update(
         # Folds new and changed incidents, labels and suggestions into the dashboard facts;
         # its slow full pass catches anything a quick pass missed.
         "refresh-dashboard-facts": {"task": "analytics.tasks.refresh_dashboard_facts", "schedule": 60.0},
+        # Trains a taxonomy's suggestion model again once enough new decisions arrived.
+        "sweep-suggestion-models": {"task": "labeling.tasks.sweep_suggestion_models", "schedule": 600.0},
         # Finds incidents whose embedding is missing or stale, so none waits forever.
         "sweep-stale-embeddings": {
             "task": "labeling.tasks.sweep_stale_embeddings",

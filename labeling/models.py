@@ -284,3 +284,41 @@ class OptionMapping(models.Model):
 
     def __str__(self):
         return f"{self.source} → {self.target or 'retired'} ({self.change})"
+
+
+class SuggestionModel(models.Model):
+    """One trained suggestion model of a taxonomy version (labeling.suggestions), as bytes.
+
+    Keyed by what it learned from: the taxonomy version, the embedding model whose vectors
+    and weights it builds on, and the decisions (their count, and a digest that changes
+    when any of them does). A newer model is a new row; suggestions name the `version`
+    that made them.
+    """
+
+    taxonomy = models.ForeignKey(Taxonomy, on_delete=models.CASCADE, related_name="suggestion_models")
+    embedding_model = models.CharField(max_length=200)
+    decision_count = models.PositiveIntegerField()
+    decisions_digest = models.CharField(max_length=64, help_text="SHA-256 of the decisions it was trained on.")
+    version = models.CharField(max_length=200, help_text="Stamped on every suggestion it makes.")
+    # A pickled labeling.suggestions.Suggester: the tuned top layers (half precision, a few
+    # MB per dimension), the classifiers and the calibrations.
+    state = models.BinaryField()
+    # Held-out figures of its calibration, for the health page and the admin.
+    metrics = models.JSONField(default=dict, blank=True)
+    training_seconds = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["taxonomy", "embedding_model", "decisions_digest"], name="suggestionmodel_unique_training_set"
+            ),
+        ]
+        indexes = [
+            # labeling.actions.suggestions.latest_suggestion_model: the newest model of a taxonomy.
+            models.Index(fields=["taxonomy", "embedding_model", "-created_at"], name="suggestionmodel_latest_idx"),
+        ]
+
+    def __str__(self):
+        return self.version

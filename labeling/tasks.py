@@ -19,7 +19,17 @@ SWEEP_LIMIT = 5000
 def embed_incidents(incident_ids):
     counts = actions.embed_incidents(incident_ids)
     logger.info("embedded %(embedded)d, unchanged %(unchanged)d, missing %(missing)d", counts)
+    if counts["embedded"]:
+        suggest_for_new_vectors(incident_ids)
     return counts
+
+
+def suggest_for_new_vectors(incident_ids):
+    """Queue fresh suggestions of every active taxonomy for incidents whose vector just changed."""
+    from labeling.models import Taxonomy
+
+    for taxonomy_id in Taxonomy.objects.filter(active=True).values_list("pk", flat=True):
+        suggest_labels.delay(taxonomy_id, list(incident_ids))
 
 
 @shared_task(name="labeling.tasks.sweep_stale_embeddings")
@@ -47,3 +57,64 @@ def heartbeat():
     from config.health import record_heartbeat
 
     record_heartbeat()
+
+
+# Suggestions. Training takes minutes of CPU, so it runs in the background when enough new
+# decisions arrived (the sweep below, in the beat schedule), then refreshes the suggestions.
+
+# How long a taxonomy's training holds its lock: longer than any training takes, short enough
+# that a crashed worker's lock expires and a later sweep trains again.
+TRAINING_LOCK_SECONDS = 2 * 3600
+
+
+@shared_task(name="labeling.tasks.train_suggestion_model")
+def train_suggestion_model(taxonomy_id):
+    """Train the taxonomy's suggestion model if enough new decisions arrived, then refresh its suggestions.
+
+    Safe to run twice or at once: a cache lock (an atomic `add`) lets one worker train a
+    taxonomy at a time, and a model of the same decisions is reused, not retrained.
+    """
+    from django.core.cache import cache
+
+    from labeling.actions import suggestions
+    from labeling.models import Taxonomy
+
+    taxonomy = Taxonomy.objects.filter(pk=taxonomy_id, active=True).first()
+    lock = f"labeling:train-suggestions:{taxonomy_id}"
+    if taxonomy is None or not cache.add(lock, "1", TRAINING_LOCK_SECONDS):
+        return None
+    try:
+        if not suggestions.needs_training(taxonomy):
+            return None
+        model = suggestions.train_suggestion_model(taxonomy)
+    finally:
+        cache.delete(lock)
+    logger.info("trained %s in %.0f s", model.version, model.training_seconds)
+    suggest_labels.delay(taxonomy_id)
+    return model.version
+
+
+@shared_task(name="labeling.tasks.suggest_labels")
+def suggest_labels(taxonomy_id, incident_ids=None):
+    """Recompute the suggestions of the taxonomy's undecided incidents (or of these) with its latest model."""
+    from labeling.actions import suggestions
+    from labeling.models import Taxonomy
+
+    taxonomy = Taxonomy.objects.filter(pk=taxonomy_id, active=True).first()
+    if taxonomy is None:
+        return 0
+    result = suggestions.suggest_labels(taxonomy, incident_ids, train=False)
+    logger.info("%d suggestions for %d incidents with %s", result.suggestions, result.incidents, result.version)
+    return result.suggestions
+
+
+@shared_task(name="labeling.tasks.sweep_suggestion_models")
+def sweep_suggestion_models():
+    """Queue training of every active taxonomy with enough new decisions since its latest model."""
+    from labeling.actions import suggestions
+    from labeling.models import Taxonomy
+
+    queued = [taxonomy.pk for taxonomy in Taxonomy.objects.filter(active=True) if suggestions.needs_training(taxonomy)]
+    for taxonomy_id in queued:
+        train_suggestion_model.delay(taxonomy_id)
+    return queued

@@ -8,7 +8,7 @@ import pytest
 from labeling.actions import save_annotation
 from labeling.agreement_queries import annotation_pairs, list_pair_agreement, list_taxonomy_agreement
 from labeling.models import Option, Taxonomy
-from tests.test_label_import import DATA_DIR, load_status_page_data, needs_data
+from tests.shared_data import DATA_DIR, load_status_page_data, needs_data
 
 
 def _option(taxonomy, key):

@@ -1,10 +1,8 @@
 """import_labels: annotations and decisions from a label file, bad lines, re-imports (PRODUCT.md §4)."""
 
 import json
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
@@ -13,31 +11,7 @@ from labeling.actions import import_labels
 from labeling.choices import AnnotationSource
 from labeling.label_file import LineError, decode_label_file, group_label_lines, parse_label_text
 from labeling.models import Annotation, Decision
-
-# The real status-page incidents and labels live beside the project, never inside it.
-DATA_DIR = Path(settings.BASE_DIR).parent / "shared" / "data"
-needs_data = pytest.mark.skipif(
-    not DATA_DIR.is_dir(), reason=f"real incident data not found at {DATA_DIR} (see shared/data/README.md)"
-)
-STATUSPAGE_SOURCES = ("openai", "anthropic", "character")
-
-
-def load_status_page_data(labels=True):
-    """Import the 542 status-page incidents, the llm-status taxonomy and (optionally) dev_labels.jsonl."""
-    for source in STATUSPAGE_SOURCES:
-        path = DATA_DIR / f"statuspage_{source}.json"
-        call_command("import_incidents", str(path), format="statuspage", source=source, stdout=_Sink(), stderr=_Sink())
-    call_command("import_taxonomy", str(DATA_DIR / "llm_status_taxonomy.json"), stdout=_Sink())
-    if labels:
-        call_command("import_labels", str(DATA_DIR / "dev_labels.jsonl"), stdout=_Sink(), stderr=_Sink())
-
-
-class _Sink:
-    def write(self, *args, **kwargs):
-        pass
-
-    def flush(self):
-        pass
+from tests.shared_data import DATA_DIR, load_status_page_data, needs_data
 
 
 def _line(**overrides):

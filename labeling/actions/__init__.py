@@ -3,6 +3,12 @@
 from labeling.actions.annotations import LabelError, check_options, refresh_decision, save_annotation
 from labeling.actions.feedback import record_similarity_feedback
 from labeling.actions.label_import import LabelImportResult, import_labels
+from labeling.actions.suggestions import (
+    evaluate_suggestions,
+    needs_training,
+    suggest_labels,
+    train_suggestion_model,
+)
 from labeling.actions.taxonomy import (
     DEFAULT_TAXONOMY_FILE,
     import_taxonomy,
@@ -21,12 +27,16 @@ __all__ = [
     "check_options",
     "create_version",
     "embed_incidents",
+    "evaluate_suggestions",
     "import_labels",
     "import_taxonomy",
     "incident_embedding_text",
+    "needs_training",
     "record_similarity_feedback",
     "refresh_decision",
     "save_annotation",
     "seed_default_taxonomy",
+    "suggest_labels",
+    "train_suggestion_model",
     "update_taxonomy_settings",
 ]
