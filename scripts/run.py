@@ -38,6 +38,11 @@ def prepare():
     if not Incident.objects.exists() and settings.DEMO_SEED_COUNT:
         print(f"Empty database: seeding {settings.DEMO_SEED_COUNT} demo incidents…", flush=True)
         call_command("seed_demo", count=settings.DEMO_SEED_COUNT)
+    # Train suggestion models as soon as the worker is up, not at beat's first sweep ten
+    # minutes in; until then the analysts see the zero-shot suggestions.
+    from labeling.tasks import sweep_suggestion_models
+
+    sweep_suggestion_models.delay()
     return settings
 
 
