@@ -269,10 +269,12 @@ def _upsert_incidents(records):
             for record in records:
                 copy.write_row([*(record.fields[name] for name in importers.INCIDENT_FIELDS), record.content_hash])
         # xmax is 0 on a row this statement inserted, set on one it updated; rows whose hash
-        # did not change fail the WHERE and are neither written nor returned.
+        # did not change fail the WHERE and are neither written nor returned. The ORDER BY
+        # makes every import lock rows in one order (the conflict target's), so two imports
+        # of files sharing rows in different orders wait for each other instead of deadlocking.
         cursor.execute(
             f"""INSERT INTO {table} AS i ({columns}, created_at, updated_at)
-            SELECT {columns}, now(), now() FROM incident_import_stage
+            SELECT {columns}, now(), now() FROM incident_import_stage ORDER BY source, external_id
             ON CONFLICT (source, external_id) DO UPDATE SET {assignments}, updated_at = EXCLUDED.updated_at
             WHERE i.content_hash IS DISTINCT FROM EXCLUDED.content_hash
             RETURNING i.id, i.source, i.external_id, (i.xmax = 0)"""  # noqa: S608 - names from the model, no input

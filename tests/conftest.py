@@ -12,7 +12,7 @@ from incidents.actions import refresh_search_documents
 from incidents.models import Incident, IncidentUpdate
 from labeling.actions import seed_default_taxonomy
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.servers"]
 
 PASSWORD = "correct-horse-battery-staple"
 _external_ids = itertools.count(1)

@@ -1,18 +1,29 @@
-"""Real servers for the tests that need one: the app under gunicorn, and a plain HTTP client for it."""
+"""Real servers for the tests that need them: Celery workers, the app under gunicorn, an HTTP client.
+
+A pytest plugin (tests/conftest.py lists it): `start_worker` is a fixture for every test.
+"""
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from http.cookiejar import CookieJar
+import uuid
+from http.cookiejar import Cookie, CookieJar
 from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit, urlunsplit
-from urllib.request import HTTPCookieProcessor, Request, build_opener
+from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, build_opener
 
+import pytest
+from django.conf import settings
 from django.db import connection
+from django.test import Client
+
+from config.celery import app
 
 ROOT = Path(__file__).resolve().parent.parent
 # gunicorn imports Django and the app; a loaded two-core machine takes a few seconds.
@@ -29,6 +40,72 @@ def env_for_test_database(**extra):
     else:
         env["TRIAGE_EMBEDDED_DB"] = test_database
     return env
+
+
+class Worker:
+    """A `celery worker` process whose log lines the test can wait for."""
+
+    def __init__(self, queues="default,embed", concurrency=1, **env):
+        self.lines = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--queues", queues,
+             "--concurrency", str(concurrency), "--loglevel", "info", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env_for_test_database(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for_line(self, text, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"worker never logged {text!r}; its log:\n{''.join(self.lines[-40:])}")
+
+    def kill(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def start_worker():
+    """Start Celery workers on the real Redis against this test's database; stopped after the test."""
+    app.control.purge()
+    workers = []
+
+    def start(queues="default,embed", concurrency=1, **env):
+        worker = Worker(queues, concurrency, **env)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    app.control.purge()  # what a test left queued (embeddings of imported rows) is not the next one's
+
+
+def wait_for(condition, timeout, what):
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"waited {timeout} s for {what}")
 
 
 def free_port():
@@ -67,45 +144,81 @@ class AppServer:
 
     def stop(self):
         if self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.log.close()
 
 
-class HttpClient:
-    """A cookie-keeping HTTP client that signs in through the login form and posts forms with CSRF."""
+class _NoRedirect(HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
 
-    def __init__(self, base_url, timeout=60):
+
+class HttpClient:
+    """A cookie-keeping HTTP client that signs in and posts forms with their CSRF token."""
+
+    def __init__(self, base_url, timeout=60, follow_redirects=True):
         self.base_url = base_url
         self.timeout = timeout
         self.cookies = CookieJar()
-        self.opener = build_opener(HTTPCookieProcessor(self.cookies))
+        handlers = [HTTPCookieProcessor(self.cookies)] + ([] if follow_redirects else [_NoRedirect])
+        self.opener = build_opener(*handlers)
 
-    def request(self, path, data=None, headers=None):
-        """Return (status, body text); redirects are followed, error statuses returned, not raised."""
-        body = urlencode(data, doseq=True).encode() if data is not None else None
+    def send(self, path, body=None, headers=None):
+        """Return (status, headers, body text); error statuses (and unfollowed redirects) are returned."""
         request = Request(self.base_url + path, data=body, headers=headers or {})  # noqa: S310 - http://127.0.0.1 only
         try:
             with self.opener.open(request, timeout=self.timeout) as response:
-                return response.status, response.read().decode()
+                return response.status, response.headers, response.read().decode()
         except HTTPError as error:
-            return error.code, error.read().decode(errors="replace")
+            return error.code, error.headers, error.read().decode(errors="replace")
         except URLError as error:
             raise AssertionError(f"{path}: {error.reason}") from None
+
+    def request(self, path, data=None, headers=None):
+        """Return (status, body text) of a GET, or of a form POST when `data` is given."""
+        body = urlencode(data, doseq=True).encode() if data is not None else None
+        status, _, text = self.send(path, body, headers)
+        return status, text
 
     def get(self, path, **headers):
         return self.request(path, headers=headers)
 
+    def csrf_token(self):
+        return next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
+
     def post_form(self, path, fields):
         """GET the page for its CSRF cookie, then POST the form as a browser would."""
         self.get(path)
-        token = next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
-        return self.request(path, {**fields, "csrfmiddlewaretoken": token}, {"Referer": self.base_url + path})
+        fields = {**fields, "csrfmiddlewaretoken": self.csrf_token()}
+        return self.request(path, fields, {"Referer": self.base_url + path})
+
+    def post_file(self, path, fields, file_name, content, headers=None):
+        """POST a multipart form with one file (no CSRF: for the API with a token)."""
+        boundary = uuid.uuid4().hex
+        head = f"--{boundary}\r\nContent-Disposition: form-data; "
+        parts = [f'{head}name="{name}"\r\n\r\n{value}\r\n'.encode() for name, value in fields.items()]
+        parts.append(f'{head}name="file"; filename="{file_name}"\r\nContent-Type: text/plain\r\n\r\n'.encode())
+        parts.append(content + f"\r\n--{boundary}--\r\n".encode())
+        content_type = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        return self.send(path, b"".join(parts), {**(headers or {}), **content_type})
 
     def log_in(self, username, password):
         status, page = self.post_form("/accounts/login/", {"username": username, "password": password})
         assert status == 200 and re.search(r'class="who">\s*' + re.escape(username), page), f"login failed: {status}"
+
+    def force_log_in(self, user):
+        """Sign in without the password (no hashing): a session made as the test client makes one."""
+        client = Client()
+        client.force_login(user)
+        name, value = settings.SESSION_COOKIE_NAME, client.cookies[settings.SESSION_COOKIE_NAME].value
+        host = urlsplit(self.base_url).hostname
+        host = host if "." in host else f"{host}.local"  # how http.cookiejar names a dotless host
+        self.cookies.set_cookie(
+            Cookie(0, name, value, None, False, host, False, False, "/", True, False, None, False, None, None, {})
+        )
+        self.get("/accounts/tokens/")  # a page, for the CSRF cookie

@@ -1,95 +1,23 @@
 """A real Celery worker on a real Redis, against the test database."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
-from config.celery import app
 from incidents import imports
 from incidents.models import ImportBatch, Incident, IncidentUpdate
 from incidents.pipeline import request_embeddings
 from incidents.tasks import run_import_batch, sweep_abandoned_import_batches
 from labeling.models import Embedding
 from labeling.tasks import embed_incidents
-from tests.servers import env_for_test_database
+from tests.servers import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parent.parent
 # The worker loads torch and the model before taking work: allow for a slow machine.
 EMBEDDED_WITHIN_SECONDS = 90
-
-
-class Worker:
-    """A `celery worker` process whose log lines the test can wait for."""
-
-    def __init__(self, queues="default,embed", **env):
-        self.lines = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--queues", queues,
-             "--concurrency", "1", "--loglevel", "info", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env_for_test_database(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
-        )  # fmt: skip
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def wait_for_line(self, text, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"worker never logged {text!r}; its log:\n{''.join(self.lines[-40:])}")
-
-    def kill(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@pytest.fixture
-def start_worker():
-    app.control.purge()
-    workers = []
-
-    def start(queues="default,embed", **env):
-        worker = Worker(queues, **env)
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
-    app.control.purge()  # what a test left queued (embeddings of imported rows) is not the next one's
-
-
-def _wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"waited {timeout} s for {what}")
 
 
 def _wait_for_embeddings(incident_ids, timeout):
@@ -150,7 +78,7 @@ def test_a_worker_killed_mid_import_leaves_a_batch_the_sweep_finishes(start_work
     first = start_worker(queues="default")
     first.wait_for_line("ready.", timeout=60)
     run_import_batch.delay(batch.pk)
-    _wait_for(lambda: ImportBatch.objects.get(pk=batch.pk).created >= imports.CHUNK_SIZE, 120, "a first chunk")
+    wait_for(lambda: ImportBatch.objects.get(pk=batch.pk).created >= imports.CHUNK_SIZE, 120, "a first chunk")
     # when: the worker dies hard with chunks still to write
     first.kill()
     batch.refresh_from_db()
@@ -164,7 +92,7 @@ def test_a_worker_killed_mid_import_leaves_a_batch_the_sweep_finishes(start_work
     assert sweep_abandoned_import_batches() == (1, 0)
     # A 1 s visibility timeout, as above: the unacknowledged message is restored as it starts.
     second = start_worker(queues="default", CELERY_VISIBILITY_TIMEOUT="1")
-    _wait_for(lambda: ImportBatch.objects.get(pk=batch.pk).is_finished, 180, "the rerun to finish")
+    wait_for(lambda: ImportBatch.objects.get(pk=batch.pk).is_finished, 180, "the rerun to finish")
     batch.refresh_from_db()
     assert (batch.status, batch.failure, batch.total, batch.rejected) == ("done", "", IMPORT_ROWS, 0)
     assert batch.created + batch.unchanged == IMPORT_ROWS

@@ -99,4 +99,6 @@ class ImportBatchViewSet(
         )
         imports.enqueue_import_batch(batch)
         data = self.get_serializer(batch).data
-        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+        # str(): the URL is DRF's Hyperlink, a str subclass, and PEP 3333 servers (wsgiref,
+        # runserver) refuse header values that are not exactly str.
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": str(data["url"])})
