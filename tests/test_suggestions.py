@@ -3,10 +3,11 @@
 import json
 import pickle
 import random
+from io import StringIO
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from labeling import tasks
 from labeling.actions import embed_incidents, import_taxonomy, save_annotation
@@ -302,3 +303,34 @@ def test_the_word_voice_keys_on_product_names():
     scores = model._probabilities(model.lexical, ["the chat webpage is down", "gpt-4o endpoint failing"])
     # then
     assert [model.classes[index] for index in scores.argmax(axis=1)] == ["web", "api"]
+
+
+def _cross_validated(output):
+    """{dimension: {"items", "kappa"}} from evaluate_suggestions' summary table."""
+    rows = {}
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) == 6 and fields[1].isdigit():
+            rows[fields[0]] = {"items": int(fields[1]), "kappa": float(fields[4])}
+    return rows
+
+
+def test_evaluate_suggestions_cross_validates_every_dimension(ops_taxonomy, ops_history, short_training):
+    # given decided incidents whose causes are told apart by what they say
+    decided, _ = ops_history
+    out = StringIO()
+    # when
+    call_command("evaluate_suggestions", taxonomy="ops-test", folds=2, stdout=out, stderr=StringIO())
+    # then every incident was held out once, and the held-out suggestions agree with the analysts
+    figures = _cross_validated(out.getvalue())
+    assert set(figures) == {"cause", "fix"}
+    assert figures["cause"]["items"] == len(decided)
+    assert figures["cause"]["kappa"] >= 0.5, out.getvalue()
+    assert "Calibration of cause" in out.getvalue()
+
+
+def test_evaluate_suggestions_refuses_an_unknown_taxonomy_and_too_few_folds(db):
+    with pytest.raises(CommandError, match="no active taxonomy 'nope'"):
+        call_command("evaluate_suggestions", taxonomy="nope")
+    with pytest.raises(CommandError, match="at least 2"):
+        call_command("evaluate_suggestions", taxonomy="nope", folds=1)
