@@ -211,24 +211,13 @@ def test_export_writes_the_best_value_and_every_multi_value(ops_taxonomy, make_i
         Suggestion.objects.create(
             incident=incident, dimension=options[key].dimension, option=options[key], score=score, model_version="m"
         )
-    out = _Capture()
+    out = StringIO()
     call_command("export_suggestions", taxonomy="ops-test", stdout=out)
-    assert [json.loads(line) for line in out.text.splitlines()] == [
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [
         {"incident": "INC-77", "source": "statuspage", "dimension": "cause", "value": "gpu_failure", "score": 0.7},
         {"incident": "INC-77", "source": "statuspage", "dimension": "fix", "value": "replace", "score": 0.9},
         {"incident": "INC-77", "source": "statuspage", "dimension": "fix", "value": "restart", "score": 0.2},
     ]
-
-
-class _Capture:
-    def __init__(self):
-        self.text = ""
-
-    def write(self, text, *args, **kwargs):
-        self.text += text
-
-    def flush(self):
-        pass
 
 
 # Pure parts
