@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import audit
+from incidents.models import Incident
 from labeling.choices import AnnotationSource, DecisionMethod
 from labeling.models import Annotation, Decision
 
@@ -36,20 +37,33 @@ def save_annotation(incident, dimension, annotator, options, *, source=Annotatio
     options = check_options(dimension, options)
     try:
         with transaction.atomic():
+            _lock_labels_of(incident)
             annotation, created = _replace_current(incident, dimension, annotator, options, source, adjudication)
             refresh_decision(incident, dimension)
     except IntegrityError:
         # A concurrent save of the same annotator won the race: retry on top of it.
         with transaction.atomic():
+            _lock_labels_of(incident)
             annotation, created = _replace_current(incident, dimension, annotator, options, source, adjudication)
             refresh_decision(incident, dimension)
     return annotation, created
 
 
+def _lock_labels_of(incident):
+    """Queue label saves of one incident behind each other (its row lock, taken first).
+
+    Two analysts saving the same incident at once both rewrite its decision rows; taken in
+    whatever order, those row locks deadlocked now and then (tests/test_concurrency.py).
+    One lock taken first makes the second save wait and then see the first one's annotation.
+    """
+    list(Incident.objects.select_for_update(of=("self",)).filter(pk=incident.pk).values_list("pk", flat=True))
+
+
 def _replace_current(incident, dimension, annotator, options, source, adjudication):
     """Make `options` the annotator's current value; (annotation, created)."""
     current = (
-        Annotation.objects.select_for_update()
+        Annotation.objects.select_for_update(of=("self",))
+        .order_by("pk")
         .filter(incident=incident, dimension=dimension, annotator=annotator, is_adjudication=adjudication)
         .filter(is_current=True)
         .first()
