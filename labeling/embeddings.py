@@ -196,6 +196,7 @@ def query_cache_key(text):
 
 @contextmanager
 def _torch_threads(count):
+    """Run torch on `count` threads inside the block (per process: web processes embed only typed queries)."""
     import torch
 
     previous = torch.get_num_threads()

@@ -26,13 +26,13 @@ RRF_K = 60
 # Candidates each list contributes before fusion: a few times k, so fusion has choice.
 CANDIDATE_FACTOR = 4
 MIN_CANDIDATES = 40
-# HNSW breadth per query: at least this many, and 10x the candidates asked for; measured
-# by bench/bench_similar.py to hold recall@10 >= 0.95 against exact search at 100k.
+# HNSW breadth per query: at least this many, and twice the candidates asked for.
+# bench/bench_similar.py at 100k: recall@10 0.994 against exact search at ef_search 100.
 MIN_EF_SEARCH = 100
 EF_SEARCH_PER_CANDIDATE = 2
 MAX_SHARED_TERMS = 8
-# Filters that leave fewer candidates than the index scan can find are searched exactly;
-# hnsw.max_scan_tuples (20,000) at a selectivity under 0.2% leaves at most a few hundred.
+# When the HNSW scan gives up (hnsw.max_scan_tuples, 20,000) before enough rows pass the
+# filters, the filters are selective: the first this many candidates are searched exactly.
 MAX_EXACT_SEARCH_CANDIDATES = 20_000
 # Full-text matches ranked at most (each read whole): see best_by_text.
 MAX_RANKED_MATCHES = 500

@@ -1,15 +1,24 @@
 """Similar-incident search with the real model: pages, API, filters, explanations, feedback."""
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident
-from labeling import embeddings
+from labeling import embeddings, similarity
 from labeling.actions import embed_incidents
 from labeling.models import Decision, Embedding, Option, SimilarityFeedback
-from labeling.similarity import find_similar, find_similar_to_incident, fuse, nearest_by_vector, terms_of
+from labeling.similarity import (
+    best_by_text,
+    find_similar,
+    find_similar_to_incident,
+    fuse,
+    nearest_by_vector,
+    terms_of,
+)
 
 
 @pytest.fixture
@@ -211,3 +220,17 @@ def test_vector_search_returns_the_exact_nearest_and_all_of_a_few_filtered(make_
     # then
     assert [pk for pk, _ in nearest] == [incidents[index].pk for index in by_cosine[:40]]
     assert [pk for pk, _ in rare] == [incidents[index].pk for index in by_cosine if index < 3]
+
+
+def test_full_text_ranks_only_the_most_recent_matches_when_common_words_match_many(monkeypatch, make_incident):
+    # given three incidents with the words; the oldest says them most often (the best rank)
+    now = timezone.now()
+    oldest = make_incident(title="GPU memory full " * 5, started_at=now - timedelta(days=30))
+    older = make_incident(title="GPU memory full", started_at=now - timedelta(days=20))
+    newest = make_incident(title="GPU memory full", started_at=now - timedelta(days=10))
+    candidates = Incident.objects.all()
+    assert best_by_text(candidates, ["gpu", "memory", "full"], 10)[0] == oldest.pk
+    # when only two matches may be ranked
+    monkeypatch.setattr(similarity, "MAX_RANKED_MATCHES", 2)
+    # then the two most recent are, and the oldest is left out
+    assert sorted(best_by_text(candidates, ["gpu", "memory", "full"], 10)) == sorted([older.pk, newest.pk])
