@@ -73,7 +73,7 @@ def main():
     celery = str(VENV_BIN / "celery")
     processes = [
         start("web", [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                      "--threads", "4", "--access-logfile", "-"]),
+                      "--threads", "4", "--access-logfile", "-", "--config", "python:config.gunicorn"]),
         start("worker", [celery, "-A", "config", "worker", "--queues", "default,embed", "--concurrency", "2",
                          "--loglevel", "info", "--hostname", "triage@%h"]),
         start("beat", [celery, "-A", "config", "beat", "--loglevel", "info",
