@@ -4,7 +4,11 @@ A URL pattern without a row here fails `test_every_url_has_a_row`: a new page or
 must say who may open it before it ships.
 """
 
+import re
+from pathlib import Path
+
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import ApiToken
@@ -114,3 +118,33 @@ def test_who_may_use_each_url(request, client, objects, actor, name, method, arg
     may = allowed == ANYONE or (actor != "anonymous" and actor in allowed)
     assert denied is not may, f"{actor} {method.upper()} {url}: {response.status_code}"
     assert response.status_code < 500
+
+
+WRITES = [case for case in CASES if case[1] in {"post", "put", "patch", "delete"}]
+
+
+@pytest.mark.parametrize(("name", "method", "arguments", "allowed"), WRITES, ids=[f"{c[0]}-{c[1]}" for c in WRITES])
+def test_every_write_needs_a_csrf_token_in_a_browser_session(adam, objects, name, method, arguments, allowed):
+    # given an admin signed in with a session cookie, as a browser is, but no CSRF token
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(adam)
+    url = reverse(name, args=[objects[argument] for argument in arguments])
+    # when
+    response = getattr(browser, method)(url)
+    # then a forged cross-site request is refused
+    assert response.status_code == 403, f"{method.upper()} {url}: {response.status_code}"
+
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+_POST_FORM = re.compile(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>", re.DOTALL | re.IGNORECASE)
+
+
+def test_every_post_form_in_the_templates_carries_the_csrf_token():
+    forms = [
+        (path.relative_to(TEMPLATES_DIR), body)
+        for path in TEMPLATES_DIR.rglob("*.html")
+        for body in _POST_FORM.findall(path.read_text())
+    ]
+    assert forms, "no POST form found: the pattern no longer matches the templates"
+    missing = [str(path) for path, body in forms if "{% csrf_token %}" not in body]
+    assert missing == []
