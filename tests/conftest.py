@@ -120,3 +120,15 @@ def login(client):
         return client
 
     return do_login
+
+
+@pytest.fixture
+def eager_tasks():
+    """Run Celery tasks in-process (an upload's import, the embeddings it asks for), whatever
+    earlier tests left in the app's configuration."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

@@ -8,19 +8,9 @@ from django.utils import timezone
 
 from analytics import actions, tasks
 from analytics.models import FactRefreshState, FilterValue, IncidentFact, LabelerFact, LabelFact
-from config.celery import app
 from labeling.actions import save_annotation
 from labeling.models import Decision, Taxonomy
 from tests.test_analytics_data import annotate, decide, option
-
-
-@pytest.fixture
-def eager_tasks():
-    """Run Celery tasks in-process whatever earlier tests left in the app's configuration."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import json
 import pytest
 from django.core.management import call_command
 
-from config.celery import app
 from incidents.models import ImportBatch, Incident
 from labeling.models import Decision, Taxonomy
 from tests.browser import log_in, screenshot
@@ -68,15 +67,6 @@ def _incident(external_id, title, **fields):
         "customer_impact": EVIL,
         **fields,
     }
-
-
-@pytest.fixture
-def eager_tasks():
-    """Run the upload page's import (and the embeddings it asks for) inside the request."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -43,15 +43,6 @@ def run_command(*args):
     return out.getvalue(), err.getvalue()
 
 
-@pytest.fixture
-def eager_tasks():
-    """Run Celery tasks in-process whatever earlier tests left in the app's configuration."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
 def run_after_commit(callbacks):
     """Run what was queued for after the commit: the import task, eagerly.
 
@@ -462,7 +453,6 @@ def test_the_sweep_reruns_abandoned_batches_and_fails_those_without_a_file(setti
     from incidents.tasks import sweep_abandoned_import_batches
 
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    from config.celery import app
 
     eager, app.conf.task_always_eager = app.conf.task_always_eager, True
     try:

@@ -9,7 +9,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ApiToken
-from config.celery import app
 from incidents import imports
 from incidents.models import ImportBatch, Incident, IncidentUpdate
 
@@ -44,15 +43,6 @@ def incident(make_incident):
 @pytest.fixture
 def batch(db):
     return imports.create_import_batch(file_name="a.jsonl", content=b"{}", fmt="jsonl")
-
-
-@pytest.fixture
-def eager_tasks():
-    """Run Celery tasks in-process whatever earlier tests left in the app's configuration."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 def new_incident(**fields):
