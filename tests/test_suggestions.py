@@ -318,8 +318,12 @@ def test_evaluate_suggestions_cross_validates_every_dimension(ops_taxonomy, ops_
     assert "Calibration of cause" in out.getvalue()
 
 
-def test_evaluate_suggestions_refuses_an_unknown_taxonomy_and_too_few_folds(db):
+@pytest.mark.parametrize("command", ["suggest_labels", "export_suggestions", "evaluate_suggestions"])
+def test_suggestion_commands_refuse_an_unknown_taxonomy(db, command):
     with pytest.raises(CommandError, match="no active taxonomy 'nope'"):
-        call_command("evaluate_suggestions", taxonomy="nope")
+        call_command(command, taxonomy="nope")
+
+
+def test_evaluate_suggestions_refuses_too_few_folds(db):
     with pytest.raises(CommandError, match="at least 2"):
         call_command("evaluate_suggestions", taxonomy="nope", folds=1)

@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.actions.suggestions import evaluate_suggestions
-from labeling.models import Taxonomy
+from labeling.management.arguments import active_taxonomy
 
 
 def _figure(value, digits=3):
@@ -23,9 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, taxonomy, folds, **options):
         if folds < 2:
             raise CommandError("--folds must be at least 2")
-        found = Taxonomy.objects.filter(key=taxonomy, active=True).first()
-        if found is None:
-            raise CommandError(f"no active taxonomy {taxonomy!r}")
+        found = active_taxonomy(taxonomy)
         started = time.perf_counter()
         reports = evaluate_suggestions(found, folds=folds, progress=self._progress)
         if not reports:

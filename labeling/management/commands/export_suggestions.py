@@ -1,8 +1,8 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from labeling.models import Taxonomy
+from labeling.management.arguments import active_taxonomy
 from labeling.suggestions.queries import iter_suggestion_records
 
 
@@ -17,8 +17,6 @@ class Command(BaseCommand):
         parser.add_argument("--taxonomy", required=True, help="Key of the active taxonomy.")
 
     def handle(self, *args, taxonomy, **options):
-        found = Taxonomy.objects.filter(key=taxonomy, active=True).first()
-        if found is None:
-            raise CommandError(f"no active taxonomy {taxonomy!r}")
+        found = active_taxonomy(taxonomy)
         for record in iter_suggestion_records(found):
             self.stdout.write(json.dumps(record, ensure_ascii=False))

@@ -1,9 +1,9 @@
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from labeling.actions.suggestions import suggest_labels
-from labeling.models import Taxonomy
+from labeling.management.arguments import active_taxonomy
 
 
 class Command(BaseCommand):
@@ -19,9 +19,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, taxonomy, train, **options):
-        found = Taxonomy.objects.filter(key=taxonomy, active=True).first()
-        if found is None:
-            raise CommandError(f"no active taxonomy {taxonomy!r}")
+        found = active_taxonomy(taxonomy)
         started = time.perf_counter()
         result = suggest_labels(found, train=train)
         self.stdout.write(
