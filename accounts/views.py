@@ -11,6 +11,7 @@ from accounts import audit
 from accounts.forms import AuditFilterForm, TokenForm
 from accounts.models import ApiToken, AuditEvent
 from accounts.roles import Role, role_required
+from config.spreadsheet import safe_row
 
 AUDIT_EVENTS_PER_PAGE = 100
 
@@ -84,4 +85,4 @@ def audit_csv(request):
 def _csv_lines(writer, header, rows):
     yield writer.writerow(header)
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow(safe_row(row))

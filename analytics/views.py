@@ -13,6 +13,7 @@ from accounts.roles import has_role
 from analytics.dashboards import DASHBOARDS, LABELING_HEALTH, MANAGERS, ChartContext, dashboards_for
 from analytics.forms import FILTER_NAMES, DashboardFilterForm, DashboardOptionsForm, DrillDownForm
 from analytics.queries import incidents_behind, load_layout
+from config.spreadsheet import safe_row
 
 INCIDENTS_PER_PAGE = 50
 
@@ -104,7 +105,7 @@ def chart_csv(request, key, chart_key):
     response["Content-Disposition"] = f'attachment; filename="{chart.key}-{stamp}.csv"'
     writer = csv.writer(response)
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows(safe_row(row) for row in rows)
     return response
 
 

@@ -1,9 +1,14 @@
 """API tokens (shown once, stored hashed, revocable, with the user's role) and the audit log."""
 
+import csv
+import io
+
 import pytest
 from django.urls import reverse
 
+from accounts import audit
 from accounts.models import ApiToken, AuditEvent
+from config.spreadsheet import safe_cell
 from labeling.actions import save_annotation
 from labeling.models import Option
 
@@ -122,3 +127,22 @@ def test_check_deploy_is_clean_with_production_settings():
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_audit_csv_shows_formulas_as_text(login, adam):
+    audit.record(adam, "note", None, '=HYPERLINK("http://example.invalid","open me")')
+    audit.record(adam, "note", None, "plain words")
+    response = login(adam).get(reverse("accounts:audit-csv"))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    summaries = {row[5] for row in rows[1:]}
+    assert '\'=HYPERLINK("http://example.invalid","open me")' in summaries
+    assert "plain words" in summaries
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [("=1+2", "'=1+2"), ("+1", "'+1"), ("-cmd", "'-cmd"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+     ("a=b", "a=b"), ("", ""), (-3, -3), (0.5, 0.5), (None, None)],
+)  # fmt: skip
+def test_spreadsheet_cells_that_would_run_as_formulas_get_an_apostrophe(value, written):
+    assert safe_cell(value) == written
