@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from labeling import tasks
+from labeling import embeddings, tasks
 from labeling.actions import embed_incidents, import_taxonomy, save_annotation
 from labeling.actions.suggestions import needs_training, suggest_labels, train_suggestion_model
 from labeling.models import Option, Suggestion, SuggestionModel
-from labeling.suggestions import metrics, training, tuning
+from labeling.suggestions import metrics, queries, training, tuning
 from labeling.suggestions import model as model_module
 from labeling.suggestions.model import Calibration, DimensionInfo, DimensionModel, OptionInfo, description_clauses
 from labeling.taxonomy_file import parse_taxonomy
@@ -149,7 +149,7 @@ def test_zero_shot_without_decisions_suggests_from_the_option_texts(ops_taxonomy
     # when
     result = suggest_labels(ops_taxonomy)
     # then: one value for the single-valued dimension, every value of the multi-valued one
-    assert result.version == "setfit-knn-1-zero-shot:ops-test@v1"
+    assert result.version == "setfit-knn-self-2-zero-shot:ops-test@v1"
     cause = Suggestion.objects.get(incident=incident, dimension__key="cause")
     assert cause.option.key in {"gpu_failure", "hardware"}
     assert cause.evidence == []
@@ -168,7 +168,7 @@ def test_trained_suggestions_come_with_evidence_and_are_stored_once(ops_taxonomy
     # then: a model was trained once, on every decision, and each undecided incident got its cause
     model = SuggestionModel.objects.get()
     assert model.decision_count == 4 * DECIDED_PER_LEAF + 5 * DECIDED_PER_LEAF
-    assert first.version == second.version == model.version == "setfit-knn-1:ops-test@v1:all-MiniLM-L6-v2:n45"
+    assert first.version == second.version == model.version == "setfit-knn-self-2:ops-test@v1:all-MiniLM-L6-v2:n45"
     assert first.incidents == len(undecided)
     for leaf, incident in undecided.items():
         cause = Suggestion.objects.get(incident=incident, dimension__key="cause")
@@ -327,3 +327,37 @@ def test_suggestion_commands_refuse_an_unknown_taxonomy(db, command):
 def test_evaluate_suggestions_refuses_too_few_folds(db):
     with pytest.raises(CommandError, match="at least 2"):
         call_command("evaluate_suggestions", taxonomy="nope", folds=1)
+
+
+def test_self_training_learns_from_sure_undecided_incidents_never_from_held_out_labels(
+    ops_taxonomy, ops_history, short_training, monkeypatch
+):
+    # given the decided incidents and the undecided ones, as evaluate_suggestions loads them
+    decided, undecided = ops_history
+    infos = queries.dimension_infos(ops_taxonomy)
+    ids = sorted(incident.pk for incident in decided)
+    dataset = queries.load_dataset(ops_taxonomy, infos, ids, sorted(i.pk for i in undecided.values()))
+    assert len(dataset.labeled()) == len(decided) and len(dataset.unlabeled()) == len(undecided)
+    fits = []
+    fit_once = training._fit_once
+
+    def recording(infos, dataset, shared, indices, seed):
+        fits.append((dataset, list(indices)))
+        return fit_once(infos, dataset, shared, indices, seed)
+
+    monkeypatch.setattr(training, "_fit_once", recording)
+    # a few training steps (short_training) leave the scores low: a lower bar lets some through
+    monkeypatch.setattr(training, "SELF_TRAINING_SCORE", 0.3)
+    folds = list(training._folds(dataset, infos, 4, training.SEED))  # 15 to train on: enough to tune
+    # when
+    option_vectors = {info.key: embeddings.encode([option.text for option in info.options]) for info in infos}
+    training.cross_validate(dataset, infos, option_vectors, folds=4)
+    # then each fold fitted twice: on its training incidents with the held-out labels hidden, then
+    # again with some held-out or undecided incidents, labeled by the first fit
+    assert len(fits) == 2 * len(folds)
+    for (train, test), (first, first_items), (second, second_items) in zip(folds, fits[::2], fits[1::2], strict=True):
+        assert first_items == list(train)
+        assert all(first.labels["cause"][index] is None for index in test)
+        added = set(second_items) - set(train)
+        assert added and added <= set(test) | set(dataset.unlabeled())
+        assert all(second.labels["cause"][index] is not None for index in added)

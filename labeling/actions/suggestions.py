@@ -18,7 +18,7 @@ from labeling.suggestions.model import Neighbour
 logger = logging.getLogger(__name__)
 
 # Name of the method, stamped into every model_version; bump it when the method changes.
-METHOD = "setfit-knn-1"
+METHOD = "setfit-knn-self-2"
 # Retrain once this many decisions arrived since the last model, or this share more, whichever
 # is larger: a few new labels barely move the model, and training takes minutes of CPU.
 RETRAIN_MIN_NEW_DECISIONS = 20
@@ -27,6 +27,9 @@ RETRAIN_GROWTH = 0.10
 # memory (~100 KB each) and the tuned encoder's step cap (tuning.MAX_STEPS) makes more of
 # them worth little; 2,000 train in about five minutes on two cores.
 MAX_TRAINING_INCIDENTS = 2000
+# Undecided incidents (the newest) offered to self-training (training.SELF_TRAINING_SCORE):
+# more of them than this mostly cost the time to encode them.
+MAX_SELF_TRAINING_POOL = 1000
 # Incidents scored per batch: one encode of their texts, one transaction of writes.
 SUGGEST_BATCH = 256
 # Digits kept of scores and similarities shown to analysts and exported.
@@ -83,15 +86,20 @@ def train_suggestion_model(taxonomy):
         return SuggestionModel.objects.get(
             taxonomy=taxonomy, embedding_model=embeddings.model_name(), decisions_digest=digest
         )
-    logger.info("trained %s on %d incidents in %.0f s", row.version, len(dataset.incident_ids), row.training_seconds)
+    logger.info(
+        "trained %s on %d decided and %d undecided incidents in %.0f s",
+        row.version, len(dataset.labeled()), len(dataset.unlabeled()), row.training_seconds,
+    )  # fmt: skip
     return row
 
 
 def _training_set(taxonomy, infos):
-    """The newest decided incidents as a Dataset, embedding any that have no vector yet."""
+    """The newest decided incidents, embedding any that have no vector yet, and the newest
+    undecided ones that have a vector (the rest wait for the embedding queue), as a Dataset."""
     ids = queries.training_incident_ids(taxonomy, MAX_TRAINING_INCIDENTS)
     _embed_missing(ids)
-    return queries.load_dataset(taxonomy, infos, ids)
+    pool = queries.self_training_pool_ids(taxonomy, MAX_SELF_TRAINING_POOL)
+    return queries.load_dataset(taxonomy, infos, ids, pool)
 
 
 def _calibration_figures(suggester):
@@ -275,7 +283,7 @@ def evaluate_suggestions(taxonomy, folds=5, progress=None):
     """
     infos = queries.dimension_infos(taxonomy)
     dataset = _training_set(taxonomy, infos)
-    if not dataset.incident_ids:
+    if not len(dataset.labeled()):
         return {}
     infos = [info for info in infos if dataset.decided(info.key)]
     return training.cross_validate(dataset, infos, _option_vectors(infos), folds=folds, progress=progress)

@@ -103,14 +103,26 @@ def training_incident_ids(taxonomy, limit):
     return sorted(ids)
 
 
-def load_dataset(taxonomy, infos, incident_ids):
-    """These decided incidents of the taxonomy as a training Dataset.
+def self_training_pool_ids(taxonomy, limit):
+    """The newest `limit` incidents with no decision in the taxonomy and a vector, by id."""
+    decided = Decision.objects.filter(dimension__taxonomy=taxonomy, incident_id=OuterRef("pk"))
+    embedded = Embedding.objects.filter(incident_id=OuterRef("pk"), model_name=embeddings.model_name())
+    ids = (
+        Incident.objects.filter(~Exists(decided), Exists(embedded)).order_by("-pk").values_list("pk", flat=True)[:limit]
+    )
+    return sorted(ids)
 
-    Incidents without a stored vector are left out; the caller embeds them first.
+
+def load_dataset(taxonomy, infos, incident_ids, pool_ids=()):
+    """These decided incidents of the taxonomy, then the undecided `pool_ids`, as a training Dataset.
+
+    Incidents without a stored vector are left out; the caller embeds the decided ones first.
     """
     labels = decided_options(taxonomy, incident_ids)
-    vectors = base_vectors(incident_ids)
+    vectors = base_vectors([*incident_ids, *pool_ids])
     ids = [incident_id for incident_id in incident_ids if incident_id in vectors and incident_id in labels]
+    ids += [incident_id for incident_id in pool_ids if incident_id in vectors and incident_id not in labels]
+    labels = {incident_id: labels.get(incident_id, {}) for incident_id in ids}
     texts = suggestion_texts(ids)
     return Dataset(
         incident_ids=ids,

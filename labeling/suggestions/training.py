@@ -1,8 +1,16 @@
 """Training and cross-validation of a taxonomy's suggestion model: pure, no database.
 
-The caller (labeling.actions.suggestions) loads a Dataset of decided incidents; this module
-fits one DimensionModel per dimension, calibrates it on held-out incidents, and measures
-it by k-fold cross-validation for `evaluate_suggestions`.
+The caller (labeling.actions.suggestions) loads a Dataset of decided incidents and of
+undecided ones; this module fits one DimensionModel per dimension, calibrates it on held-out
+incidents, and measures it by k-fold cross-validation for `evaluate_suggestions`.
+
+Training is self-training: a first fit on the decided incidents scores the undecided ones,
+those it is sure of join the training set with that suggestion as their label, and the
+encoder and heads are fitted again. A team has far more undecided incidents than decided
+ones, and their texts teach the encoder how the team writes about each option. On the
+status-page labels (evaluate_suggestions, 5 folds) symptom's kappa rose from 0.66 to 0.69,
+with each learned voice gaining (option texts 0.64 -> 0.69, words 0.47 -> 0.64); category's
+stayed at 0.65. It costs a second fit, so training takes about twice as long.
 """
 
 import time
@@ -28,6 +36,10 @@ from labeling.suggestions.model import (
 CALIBRATION_SHARE = 0.2
 # A multi-valued dimension's suggestion holds every option scored at least this.
 MULTI_THRESHOLD = 0.5
+# An undecided incident joins the second fit, labeled with its suggestion, when the first
+# fit's blended score for it is at least this (about two thirds of the undecided
+# status-page incidents on each dimension). Multi-valued dimensions learn from decisions only.
+SELF_TRAINING_SCORE = 0.7
 SEED = 0
 
 
@@ -46,6 +58,38 @@ class Dataset:
 
     def decided(self, dimension_key):
         return [index for index, value in enumerate(self.labels[dimension_key]) if value is not None]
+
+    def labeled(self):
+        """Indexes of the items decided on at least one dimension."""
+        return np.array(
+            [
+                index
+                for index in range(len(self.incident_ids))
+                if any(v[index] is not None for v in self.labels.values())
+            ],
+            dtype=int,
+        )
+
+    def unlabeled(self):
+        """Indexes of the items decided on no dimension: the self-training pool."""
+        return np.setdiff1d(np.arange(len(self.incident_ids)), self.labeled())
+
+    def hiding(self, indices):
+        """A copy in which the items at `indices` are undecided: held-out items join the pool unlabeled."""
+        hidden = {int(index) for index in indices}
+        labels = {
+            key: [None if index in hidden else value for index, value in enumerate(values)]
+            for key, values in self.labels.items()
+        }
+        return Dataset(self.incident_ids, self.texts, self.vectors, labels)
+
+    def relabeled(self, pseudo):
+        """A copy with `pseudo` ({dimension key: {index: option-key tuple}}) filled in."""
+        labels = {key: list(values) for key, values in self.labels.items()}
+        for key, chosen in pseudo.items():
+            for index, value in chosen.items():
+                labels[key][index] = value
+        return Dataset(self.incident_ids, self.texts, self.vectors, labels)
 
 
 @dataclass
@@ -108,7 +152,32 @@ def _shared(dataset, infos, option_vectors):
     return _Shared(item_states, anchor_states, clause_states, clause_labels, option_vectors)
 
 
-def _fit(infos, dataset, shared, indices, seed):
+def _fit(infos, dataset, shared, indices, seed, pool=()):
+    """Fit on the items at `indices`, then again with the `pool` items the first fit is sure of."""
+    suggester = _fit_once(infos, dataset, shared, indices, seed)
+    if suggester.encoder is None or not len(pool):
+        return suggester
+    pseudo = _pseudo_labels(suggester, dataset, shared, indices, np.asarray(pool, dtype=int))
+    chosen = sorted({index for by_index in pseudo.values() for index in by_index})
+    if not chosen:
+        return suggester
+    return _fit_once(infos, dataset.relabeled(pseudo), shared, np.concatenate([indices, chosen]), seed)
+
+
+def _pseudo_labels(suggester, dataset, shared, indices, pool):
+    """{dimension key: {pool index: (option key,)}} of the pool items scored at least SELF_TRAINING_SCORE."""
+    raw = _raw(suggester, dataset, shared, indices, pool)
+    pseudo = {}
+    for key, model in suggester.dimensions.items():
+        if not model.trained or model.info.multi:
+            continue
+        best = raw[key].argmax(axis=1)
+        sure = raw[key].max(axis=1) >= SELF_TRAINING_SCORE
+        pseudo[key] = {int(index): (model.classes[best[row]],) for row, index in enumerate(pool) if sure[row]}
+    return pseudo
+
+
+def _fit_once(infos, dataset, shared, indices, seed):
     """One encoder tuned on every trainable dimension at once, then each dimension's heads.
 
     The training texts are the items, then every description clause; a clause is an example
@@ -164,14 +233,15 @@ def train_suggester(dataset, infos, option_vectors, seed=SEED):
     """Fit every dimension on the dataset, calibrated on a held-out share; return a Suggester.
 
     The calibration is fitted on the held-out incidents' scores from a probe model trained
-    on the rest; the returned model is then trained on all of them and keeps that calibration.
+    on the rest (the held-out ones join its pool, unlabeled, as undecided incidents do);
+    the returned model is then trained on all of them and keeps that calibration.
     """
     shared = _shared(dataset, infos, option_vectors)
-    everything = np.arange(len(dataset.incident_ids))
-    held = np.random.default_rng(seed).permutation(everything)[: round(len(everything) * CALIBRATION_SHARE)]
-    rest = np.setdiff1d(everything, held)
-    probe = _fit(infos, dataset, shared, rest, seed)
-    suggester = _fit(infos, dataset, shared, everything, seed)
+    labeled, pool = dataset.labeled(), dataset.unlabeled()
+    held = np.random.default_rng(seed).permutation(labeled)[: round(len(labeled) * CALIBRATION_SHARE)]
+    rest = np.setdiff1d(labeled, held)
+    probe = _fit(infos, dataset.hiding(held), shared, rest, seed, np.concatenate([pool, held]))
+    suggester = _fit(infos, dataset, shared, labeled, seed, pool)
     if probe.encoder is not None and len(held):
         raw = _raw(probe, dataset, shared, rest, held)
         for key, model in suggester.dimensions.items():
@@ -201,15 +271,17 @@ class _Outcome:
 def cross_validate(dataset, infos, option_vectors, folds=5, seed=SEED, progress=None):
     """{dimension key: DimensionReport} of k-fold cross-validation over the decided incidents.
 
-    Each fold's scores are calibrated on the other folds' held-out predictions, so no score
-    is fitted on the incident it is measured on. `progress(fold, seconds)` is called after
-    each fold.
+    A fold's held-out incidents are in its self-training pool without their labels, as the
+    undecided incidents a model suggests for are in production. Each fold's scores are
+    calibrated on the other folds' held-out predictions, so no score is fitted on the
+    incident it is measured on. `progress(fold, seconds)` is called after each fold.
     """
     shared = _shared(dataset, infos, option_vectors)
     outcomes = {info.key: [] for info in infos}
+    pool = dataset.unlabeled()
     for fold, (train, test) in enumerate(_folds(dataset, infos, folds, seed)):
         started = time.perf_counter()
-        suggester = _fit(infos, dataset, shared, train, seed)
+        suggester = _fit(infos, dataset.hiding(test), shared, train, seed, np.concatenate([pool, test]))
         raw = _raw(suggester, dataset, shared, train, test)
         for key, model in suggester.dimensions.items():
             rows = [(row, dataset.labels[key][index]) for row, index in zip(raw[key], test, strict=True)]
@@ -221,18 +293,20 @@ def cross_validate(dataset, infos, option_vectors, folds=5, seed=SEED, progress=
 
 
 def _folds(dataset, infos, folds, seed):
-    """(train, test) item indexes, stratified by the first dimension's decision when every value allows it."""
+    """(train, test) indexes of the decided items, stratified by the first dimension's decision
+    when every value allows it."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    everything = np.arange(len(dataset.incident_ids))
-    first = [str(dataset.labels[infos[0].key][index]) for index in everything]
+    labeled = dataset.labeled()
+    first = [str(dataset.labels[infos[0].key][index]) for index in labeled]
     counts = {value: first.count(value) for value in first}
     splitter = (
         StratifiedKFold(folds, shuffle=True, random_state=seed)
         if min(counts.values()) >= folds
         else KFold(folds, shuffle=True, random_state=seed)
     )
-    yield from splitter.split(everything, first)
+    for train, test in splitter.split(labeled, first):
+        yield labeled[train], labeled[test]
 
 
 def _outcomes(model, raw_rows, truths, fold):
