@@ -25,7 +25,8 @@ RETRAIN_MIN_NEW_DECISIONS = 20
 RETRAIN_GROWTH = 0.10
 # Decided incidents a model learns from at most (the newest): their token states are held in
 # memory (~100 KB each) and the tuned encoder's step cap (tuning.MAX_STEPS) makes more of
-# them worth little; 2,000 train in about five minutes on two cores.
+# them worth little; 2,000 (and 1,000 undecided for self-training) trained in 503 s on two
+# cores (make run's demo).
 MAX_TRAINING_INCIDENTS = 2000
 # Undecided incidents (the newest) offered to self-training (training.SELF_TRAINING_SCORE):
 # more of them than this mostly cost the time to encode them.
