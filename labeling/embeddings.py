@@ -48,6 +48,18 @@ def build_embedding_text(title, summary="", postmortem="", service="", model_nam
     return text[:EMBEDDING_TEXT_MAX_CHARS]
 
 
+def incident_text_fields(incident):
+    """build_embedding_text's arguments for an Incident whose updates are prefetched."""
+    return (
+        incident.title,
+        incident.summary,
+        incident.postmortem,
+        incident.service,
+        incident.model_name,
+        [update.body for update in incident.updates.all()],
+    )
+
+
 def _clean(text):
     return _SPACES.sub(" ", _MARKDOWN_NOISE.sub(" ", text)).strip().rstrip(".")
 

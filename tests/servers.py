@@ -42,6 +42,17 @@ def env_for_test_database(**extra):
     return env
 
 
+def stop_process_group(process, timeout=20):
+    """SIGTERM a child started in its own process group, then SIGKILL it if it is still there after `timeout` s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 class Worker:
     """A `celery worker` process whose log lines the test can wait for."""
 
@@ -73,12 +84,7 @@ class Worker:
             self.process.wait()
 
     def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process_group(self.process)
 
 
 @pytest.fixture
@@ -143,13 +149,7 @@ class AppServer:
         raise RuntimeError(f"gunicorn did not listen on {self.port} within {START_TIMEOUT_SECONDS} s")
 
     def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process)
         self.log.close()
 
 

@@ -40,11 +40,4 @@ def embed_incidents(incident_ids):
 
 def incident_embedding_text(incident):
     """Build the embedding text of an incident whose updates are prefetched."""
-    return embeddings.build_embedding_text(
-        incident.title,
-        incident.summary,
-        incident.postmortem,
-        incident.service,
-        incident.model_name,
-        [update.body for update in incident.updates.all()],
-    )
+    return embeddings.build_embedding_text(*embeddings.incident_text_fields(incident))

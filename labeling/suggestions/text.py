@@ -7,7 +7,7 @@ with each distinct update said once, so a repeated update does not crowd out the
 what the model can read.
 """
 
-from labeling.embeddings import build_embedding_text
+from labeling.embeddings import build_embedding_text, incident_text_fields
 
 
 def _key(text):
@@ -34,11 +34,4 @@ def suggestion_text(title, summary="", postmortem="", service="", model_name="",
 
 def incident_suggestion_text(incident):
     """suggestion_text of an Incident whose updates are prefetched."""
-    return suggestion_text(
-        incident.title,
-        incident.summary,
-        incident.postmortem,
-        incident.service,
-        incident.model_name,
-        [update.body for update in incident.updates.all()],
-    )
+    return suggestion_text(*incident_text_fields(incident))
