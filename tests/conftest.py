@@ -125,7 +125,12 @@ def login(client):
 @pytest.fixture
 def eager_tasks():
     """Run Celery tasks in-process (an upload's import, the embeddings it asks for), whatever
-    earlier tests left in the app's configuration."""
+    earlier tests left in the app's configuration.
+
+    The one way tests make tasks eager: overriding the CELERY_TASK_ALWAYS_EAGER setting does
+    nothing once the app has read its configuration, and when it has not, it makes that read
+    keep `True` for every later test, the worker tests included.
+    """
     from config.celery import app
 
     previous = app.conf.task_always_eager

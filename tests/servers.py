@@ -90,6 +90,7 @@ class Worker:
 @pytest.fixture
 def start_worker():
     """Start Celery workers on the real Redis against this test's database; stopped after the test."""
+    assert not app.conf.task_always_eager, "an earlier test left Celery eager: tasks would never reach the worker"
     app.control.purge()
     workers = []
 

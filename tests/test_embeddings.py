@@ -90,18 +90,11 @@ def test_sweep_finds_missing_and_changed_vectors(make_incident):
 
 
 @pytest.mark.django_db
-def test_sweep_task_embeds_everything_stale_and_running_it_twice_is_harmless(settings, make_incident):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    from config.celery import app
-
-    eager, app.conf.task_always_eager = app.conf.task_always_eager, True
-    try:
-        incidents = [make_incident() for _ in range(3)]
-        assert sweep_stale_embeddings() == 3
-        assert sweep_stale_embeddings() == 0
-        assert Embedding.objects.filter(incident__in=incidents).count() == 3
-    finally:
-        app.conf.task_always_eager = eager
+def test_sweep_task_embeds_everything_stale_and_running_it_twice_is_harmless(eager_tasks, make_incident):
+    incidents = [make_incident() for _ in range(3)]
+    assert sweep_stale_embeddings() == 3
+    assert sweep_stale_embeddings() == 0
+    assert Embedding.objects.filter(incident__in=incidents).count() == 3
 
 
 def test_embed_task_ran_twice_keeps_one_vector(make_incident):

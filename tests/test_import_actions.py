@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from config.celery import app
 from incidents import imports, tasks
 from incidents.actions import refresh_search_documents
 from incidents.importers import read_records
@@ -443,7 +442,7 @@ def test_the_browser_refuses_a_file_over_the_limit_before_uploading(page, role_g
     assert not ImportBatch.objects.exists()
 
 
-def test_the_sweep_reruns_abandoned_batches_and_fails_those_without_a_file(settings, db):
+def test_the_sweep_reruns_abandoned_batches_and_fails_those_without_a_file(eager_tasks, db):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -452,23 +451,17 @@ def test_the_sweep_reruns_abandoned_batches_and_fails_those_without_a_file(setti
     from incidents.models import ImportBatch
     from incidents.tasks import sweep_abandoned_import_batches
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-
-    eager, app.conf.task_always_eager = app.conf.task_always_eager, True
-    try:
-        line = b'{"source": "t", "external_id": "x1", "title": "Stuck", "started_at": "2025-01-01T00:00:00Z"}\n'
-        kept = imports.create_import_batch(file_name="a.jsonl", content=line, fmt="jsonl")
-        lost = imports.create_import_batch(file_name="b.jsonl", content=line, fmt="jsonl", store=False)
-        long_ago = timezone.now() - imports.STALE_AFTER - timedelta(minutes=1)
-        ImportBatch.objects.filter(pk__in=[kept.pk, lost.pk]).update(status="running", heartbeat_at=long_ago)
-        # when
-        assert sweep_abandoned_import_batches() == (1, 1)
-        # then
-        kept.refresh_from_db()
-        lost.refresh_from_db()
-        assert (kept.status, kept.created) == ("done", 1)
-        assert lost.status == "failed"
-        assert "import the file again" in lost.failure
-        assert sweep_abandoned_import_batches() == (0, 0)
-    finally:
-        app.conf.task_always_eager = eager
+    line = b'{"source": "t", "external_id": "x1", "title": "Stuck", "started_at": "2025-01-01T00:00:00Z"}\n'
+    kept = imports.create_import_batch(file_name="a.jsonl", content=line, fmt="jsonl")
+    lost = imports.create_import_batch(file_name="b.jsonl", content=line, fmt="jsonl", store=False)
+    long_ago = timezone.now() - imports.STALE_AFTER - timedelta(minutes=1)
+    ImportBatch.objects.filter(pk__in=[kept.pk, lost.pk]).update(status="running", heartbeat_at=long_ago)
+    # when
+    assert sweep_abandoned_import_batches() == (1, 1)
+    # then
+    kept.refresh_from_db()
+    lost.refresh_from_db()
+    assert (kept.status, kept.created) == ("done", 1)
+    assert lost.status == "failed"
+    assert "import the file again" in lost.failure
+    assert sweep_abandoned_import_batches() == (0, 0)

@@ -184,8 +184,7 @@ def test_trained_suggestions_come_with_evidence_and_are_stored_once(ops_taxonomy
     assert Suggestion.objects.filter(dimension__key="fix").count() == 3 * len(undecided)
 
 
-def test_the_training_task_ran_twice_trains_once(ops_taxonomy, ops_history, short_training, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_the_training_task_ran_twice_trains_once(ops_taxonomy, ops_history, short_training, eager_tasks):
     assert needs_training(ops_taxonomy) is True
     tasks.train_suggestion_model.apply(args=[ops_taxonomy.pk])
     tasks.train_suggestion_model.apply(args=[ops_taxonomy.pk])
