@@ -41,7 +41,7 @@ class Incident(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
     customer_impact = models.TextField(blank=True)
-    # SHA-256 of the record as last imported (incidents.importers.content_hash): an import
+    # SHA-256 of the record as last imported (incidents.importers.records.content_hash): an import
     # of the same content leaves the row alone and counts it "unchanged". Blank for rows
     # written by hand, so the next import of such a row rewrites it.
     content_hash = models.CharField(max_length=64, blank=True, default="", editable=False)

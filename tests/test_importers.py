@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from incidents import importers
-from incidents.importers import ImportFileError, Record, RowError, read_records
+from incidents.importers import ImportFileError, Record, RowError, read_records, records
 from incidents.models import ImportBatch, Incident
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -43,7 +43,7 @@ def line(**fields):
 def test_text_limits_are_the_models_column_lengths():
     for name, limit in importers.MAX_LENGTHS.items():
         assert Incident._meta.get_field(name).max_length == limit, name
-    assert Incident._meta.get_field("tags").base_field.max_length == importers.MAX_TAG_LENGTH
+    assert Incident._meta.get_field("tags").base_field.max_length == records.MAX_TAG_LENGTH
 
 
 def test_formats_are_the_batch_formats():
