@@ -17,29 +17,36 @@ def _label_with_keys(page, keys):
         page.keyboard.press("Enter")
 
 
+def _browser_of(browser, live_server, username):
+    """A logged-in browser of its own per person: a page left behind (its prefetch of the next
+    incident) cannot hand the next login a fresh CSRF cookie, as one shared context did."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 1000})
+    page = context.new_page()
+    log_in(page, username, PASSWORD)
+    return context, page
+
+
 def test_analysts_label_blind_and_an_admin_adjudicates(browser, live_server, make_incident, taxonomy, alice, bob, adam):
     taxonomy.double_label_share = 1.0
     taxonomy.save()
     incidents = [make_incident(title=f"Chat requests time out, case {n}") for n in range(5)]
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 1000})
-    page = context.new_page()
     # alice labels five incidents with the keyboard only: engine > timeout, automated, hotfix
-    log_in(page, "alice", PASSWORD)
+    context, page = _browser_of(browser, live_server, "alice")
     page.goto(f"/label/{taxonomy.key}/?order=oldest")
     screenshot(page, "labeling-screen")
     for _ in incidents:
         _label_with_keys(page, ["1", "1", "1", "1"])
     assert page.locator("h2", has_text="Your queue is empty").count() == 1
     # bob labels the first one blind and disagrees: infrastructure > node failure
-    context.clear_cookies()
-    log_in(page, "bob", PASSWORD)
+    context.close()
+    context, page = _browser_of(browser, live_server, "bob")
     page.goto(f"/label/{taxonomy.key}/?order=oldest")
     assert page.locator("#incident-title").inner_text().endswith("case 0")
     assert "alice" not in page.content()
     _label_with_keys(page, ["2", "1", "1", "1"])
     # the category disagreement reaches adam's adjudication queue
-    context.clear_cookies()
-    log_in(page, "adam", PASSWORD)
+    context.close()
+    context, page = _browser_of(browser, live_server, "adam")
     page.goto(f"/label/{taxonomy.key}/adjudication/")
     screenshot(page, "adjudication-queue")
     entry = page.locator("section.adjudication", has_text="case 0")
