@@ -36,9 +36,9 @@ from incidents.importers.records import (
     TIME_FIELDS,
     Record,
     RowError,
-    _kind,
     check_times,
     clean_record,
+    kind_of,
 )
 
 __all__ = [
@@ -163,7 +163,7 @@ def _jsonl_items(lines):
             yield position, RowError(position, "", f"not valid JSON: {error}")
             continue
         if not isinstance(raw, dict):
-            yield position, RowError(position, "", f"expected a JSON object, found {_kind(raw)}")
+            yield position, RowError(position, "", f"expected a JSON object, found {kind_of(raw)}")
             continue
         yield position, raw
 

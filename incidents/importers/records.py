@@ -82,16 +82,17 @@ class Record:
 _SEVERITIES = frozenset(Severity.values)
 
 
-class _Invalid(ValueError):
+class InvalidValue(ValueError):
     """A value that cannot be used; the message is the reason shown to the user."""
 
 
-def _kind(value):
+def kind_of(value):
+    """A JSON value's type in the words an error message shows a user."""
     kinds = {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}
     return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
-# Cleaning: one function per kind of value; each raises _Invalid with the reason.
+# Cleaning: one function per kind of value; each raises InvalidValue with the reason.
 
 
 def clean_record(position, raw, default_source=""):
@@ -101,13 +102,13 @@ def clean_record(position, raw, default_source=""):
     for name in INCIDENT_FIELDS:
         try:
             fields[name] = _CLEANERS[name](raw.get(name), name)
-        except _Invalid as error:
+        except InvalidValue as error:
             errors.append(RowError(position, name, str(error)))
     if not fields.get("source") and default_source and "source" not in {error.field for error in errors}:
         fields["source"] = default_source
     try:
         updates = _clean_updates(raw.get("updates"))
-    except _Invalid as error:
+    except InvalidValue as error:
         updates = []
         field_name, _, reason = str(error).partition(": ")
         errors.append(RowError(position, field_name, reason))
@@ -148,18 +149,18 @@ def _text(value, limit, *, strip=True, numbers=False):
     if numbers and isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise _Invalid(f"expected text, found {_kind(value)}")
+        raise InvalidValue(f"expected text, found {kind_of(value)}")
     if "\x00" in value:
-        raise _Invalid("contains a NUL character, which cannot be stored")
+        raise InvalidValue("contains a NUL character, which cannot be stored")
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as error:
-            raise _Invalid(f"contains an unpaired surrogate {value[error.start]!r}, not Unicode text") from None
+            raise InvalidValue(f"contains an unpaired surrogate {value[error.start]!r}, not Unicode text") from None
     if strip:
         value = value.strip()
     if len(value) > limit:
-        raise _Invalid(f"is {len(value):,} characters long; at most {limit:,} are allowed")
+        raise InvalidValue(f"is {len(value):,} characters long; at most {limit:,} are allowed")
     return value
 
 
@@ -169,9 +170,9 @@ def _severity(value, name):
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid(f"{value!r} is not a severity; use a whole number from 0 (highest) to 4")
+        raise InvalidValue(f"{value!r} is not a severity; use a whole number from 0 (highest) to 4")
     if value not in _SEVERITIES:
-        raise _Invalid(f"{value} is not a severity; use 0 (highest) to 4")
+        raise InvalidValue(f"{value} is not a severity; use 0 (highest) to 4")
     return value
 
 
@@ -183,27 +184,27 @@ def _choice(choices, blank):
         if value is None or value == "":
             return "" if blank else None
         if not isinstance(value, str) or value not in allowed:
-            raise _Invalid(f"{value!r} is not one of {listed}")
+            raise InvalidValue(f"{value!r} is not one of {listed}")
         return value
 
     return clean
 
 
 def parse_datetime(value):
-    """Read an ISO 8601 date-time; naive ones are UTC. Raise _Invalid when it is not one."""
+    """Read an ISO 8601 date-time; naive ones are UTC. Raise InvalidValue when it is not one."""
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise _Invalid(f"{value!r} is not an ISO 8601 date-time such as 2024-05-01T12:30:00Z") from None
+            raise InvalidValue(f"{value!r} is not an ISO 8601 date-time such as 2024-05-01T12:30:00Z") from None
     else:
-        raise _Invalid(f"expected an ISO 8601 date-time text, found {_kind(value)}")
+        raise InvalidValue(f"expected an ISO 8601 date-time text, found {kind_of(value)}")
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _datetime(value, name):
+def optional_datetime(value, name):
     return None if value is None or value == "" else parse_datetime(value)
 
 
@@ -211,7 +212,7 @@ def _tags(value, name):
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _Invalid(f"expected a list of text, found {_kind(value)}")
+        raise InvalidValue(f"expected a list of text, found {kind_of(value)}")
     tags = [_text(tag, MAX_TAG_LENGTH) for tag in value]
     return [tag for tag in tags if tag]
 
@@ -221,32 +222,32 @@ def _clean_updates(value, where="updates"):
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _Invalid(f"{where}: expected a list of updates, found {_kind(value)}")
+        raise InvalidValue(f"{where}: expected a list of updates, found {kind_of(value)}")
     updates = [_clean_update(item, f"{where}[{index}]") for index, item in enumerate(value)]
     return sorted(updates, key=lambda update: update["posted_at"])
 
 
 def _clean_update(item, where):
     if not isinstance(item, dict):
-        raise _Invalid(f"{where}: expected an object, found {_kind(item)}")
+        raise InvalidValue(f"{where}: expected an object, found {kind_of(item)}")
     unknown = sorted(set(item) - _UPDATE_KEYS)
     if unknown:
-        raise _Invalid(f"{where}.{unknown[0]}: unknown field")
+        raise InvalidValue(f"{where}.{unknown[0]}: unknown field")
     update = {}
     for name, clean in _UPDATE_CLEANERS:
         try:
             update[name] = clean(item.get(name), name)
-        except _Invalid as error:
-            raise _Invalid(f"{where}.{name}: {error}") from None
+        except InvalidValue as error:
+            raise InvalidValue(f"{where}.{name}: {error}") from None
         if update[name] is None:
-            raise _Invalid(f"{where}.{name}: is required")
+            raise InvalidValue(f"{where}.{name}: is required")
     return update
 
 
 _UPDATE_KEYS = frozenset({*UPDATE_FIELDS, "id"})
 _UPDATE_CLEANERS = (
     ("stage", _choice(UpdateStage, blank=False)),
-    ("posted_at", lambda value, name: _datetime(value, name)),
+    ("posted_at", lambda value, name: optional_datetime(value, name)),
     ("body", lambda value, name: _text(value, MAX_TEXT_LENGTH, strip=False)),
 )
 _CLEANERS = {
@@ -256,10 +257,10 @@ _CLEANERS = {
     "severity": _severity,
     "status": _choice(IncidentStatus, blank=False),
     "modality": _choice(Modality, blank=True),
-    "started_at": _datetime,
-    "detected_at": _datetime,
-    "mitigated_at": _datetime,
-    "resolved_at": _datetime,
+    "started_at": optional_datetime,
+    "detected_at": optional_datetime,
+    "mitigated_at": optional_datetime,
+    "resolved_at": optional_datetime,
     "tags": _tags,
 }
 

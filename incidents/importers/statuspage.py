@@ -22,7 +22,7 @@
 """
 
 from incidents.choices import IncidentStatus
-from incidents.importers.records import MAX_LENGTHS, RowError, _datetime, _Invalid, _kind, clean_record
+from incidents.importers.records import MAX_LENGTHS, InvalidValue, RowError, clean_record, kind_of, optional_datetime
 
 STATUSPAGE_IMPACT = {"critical": 0, "major": 1, "minor": 2, "none": 3, "maintenance": 4}
 STATUSPAGE_STATES = {
@@ -56,10 +56,10 @@ def slug(name):
 def from_statuspage(position, item, source):
     """Map one Statuspage incident; return (Record or None, errors named as in the file)."""
     if not isinstance(item, dict):
-        return None, [RowError(position, "", f"expected an incident object, found {_kind(item)}")]
+        return None, [RowError(position, "", f"expected an incident object, found {kind_of(item)}")]
     try:
         raw = _statuspage_values(item, source)
-    except _Invalid as error:
+    except InvalidValue as error:
         name, _, reason = str(error).partition(": ")
         return None, [RowError(position, name, reason)]
     record, errors = clean_record(position, raw)
@@ -77,7 +77,7 @@ def _statuspage_values(item, source):
     updates = _statuspage_updates(item.get("incident_updates"))
     created = _page_time(item, "created_at")
     if created is None:
-        raise _Invalid("created_at: is required")
+        raise InvalidValue("created_at: is required")
     page_start = _page_time(item, "started_at")
     resolved = _page_time(item, "resolved_at") or _first(updates, "resolved")
     earliest_update = updates[0]["posted_at"] if updates else None
@@ -102,22 +102,22 @@ def _statuspage_values(item, source):
 
 def _page_time(item, name):
     try:
-        return _datetime(item.get(name), name)
-    except _Invalid as error:
-        raise _Invalid(f"{name}: {error}") from None
+        return optional_datetime(item.get(name), name)
+    except InvalidValue as error:
+        raise InvalidValue(f"{name}: {error}") from None
 
 
 def _impact(value):
     if value is None:
-        raise _Invalid("impact: is required")
+        raise InvalidValue("impact: is required")
     if value not in STATUSPAGE_IMPACT:
-        raise _Invalid(f"impact: {value!r} is not one of {', '.join(STATUSPAGE_IMPACT)}")
+        raise InvalidValue(f"impact: {value!r} is not one of {', '.join(STATUSPAGE_IMPACT)}")
     return STATUSPAGE_IMPACT[value]
 
 
 def _page_state(value, where):
     if value not in STATUSPAGE_STATES:
-        raise _Invalid(f"{where}: {value!r} is not one of {', '.join(STATUSPAGE_STATES)}")
+        raise InvalidValue(f"{where}: {value!r} is not one of {', '.join(STATUSPAGE_STATES)}")
     return STATUSPAGE_STATES[value]
 
 
@@ -125,15 +125,15 @@ def _statuspage_updates(value):
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _Invalid(f"incident_updates: expected a list, found {_kind(value)}")
+        raise InvalidValue(f"incident_updates: expected a list, found {kind_of(value)}")
     updates = []
     for index, update in enumerate(value):
         where = f"incident_updates[{index}]"
         if not isinstance(update, dict):
-            raise _Invalid(f"{where}: expected an object, found {_kind(update)}")
+            raise InvalidValue(f"{where}: expected an object, found {kind_of(update)}")
         posted = _page_time(update, "created_at") if update.get("created_at") else None
         if posted is None:
-            raise _Invalid(f"{where}.created_at: is required")
+            raise InvalidValue(f"{where}.created_at: is required")
         stage = _page_state(update.get("status"), f"{where}.status")
         updates.append({"stage": stage, "posted_at": posted, "body": update.get("body") or ""})
     return sorted(updates, key=lambda update: update["posted_at"])
@@ -147,10 +147,10 @@ def _component_names(value):
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _Invalid(f"components: expected a list, found {_kind(value)}")
+        raise InvalidValue(f"components: expected a list, found {kind_of(value)}")
     names = [component.get("name") if isinstance(component, dict) else component for component in value]
     if not all(isinstance(name, str) for name in names):
-        raise _Invalid("components: each component needs a text 'name'")
+        raise InvalidValue("components: each component needs a text 'name'")
     return list(dict.fromkeys(name.strip() for name in names if name.strip()))
 
 
