@@ -116,10 +116,17 @@ def fail_abandoned_import_batch(batch):
     )
 
 
+class ClaimLost(Exception):
+    """Another worker claimed this batch again (ours went quiet for STALE_AFTER): stop, it goes on."""
+
+
 def run_import_batch(batch_id, content=None):
     """Claim a batch and import its file; return it, or None when it was not ours to run.
 
     `content` is the file when the caller holds it (the command); otherwise the stored copy.
+    Every write to the batch is conditioned on this claim (its `started_at`), so a worker
+    that was only slow, not dead, stops at its next chunk once the sweep has given the batch
+    to another, and the counts are the new claim's alone.
     """
     if not claim_import_batch(batch_id):
         return None
@@ -128,6 +135,9 @@ def run_import_batch(batch_id, content=None):
         content = bytes(ImportBatch.objects.values_list("content", flat=True).get(pk=batch_id))
     try:
         _import_content(batch, content)
+    except ClaimLost:
+        logger.warning("Import batch %s was claimed again by another worker; this one stops", batch.pk)
+        return None
     except importers.ImportFileError as error:
         return _finish(batch, failure=str(error))
     except Exception as error:
@@ -138,14 +148,14 @@ def run_import_batch(batch_id, content=None):
 
 def _import_content(batch, content):
     rows = importers.read_records(content, batch.format, default_source=batch.source)
-    ImportBatch.objects.filter(pk=batch.pk).update(total=rows.total)
+    _ours(batch).update(total=rows.total)
     stored_errors = []
     for records, errors in _ahead_of_time(_chunks(rows)):
         stored_errors.extend(error.as_dict() for error in errors[: MAX_STORED_ERRORS - len(stored_errors)])
         with transaction.atomic():
             _commit_without_waiting_for_disk()
             created, updated, unchanged = upsert_records(records)
-            ImportBatch.objects.filter(pk=batch.pk).update(
+            counted = _ours(batch).update(
                 created=F("created") + created,
                 updated=F("updated") + updated,
                 unchanged=F("unchanged") + unchanged,
@@ -153,6 +163,13 @@ def _import_content(batch, content):
                 errors=stored_errors,
                 heartbeat_at=timezone.now(),
             )
+            if not counted:
+                raise ClaimLost  # rolls this chunk back; the new claim imports it
+
+
+def _ours(batch):
+    """The batch as long as it is still running under this worker's claim."""
+    return ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.RUNNING, started_at=batch.started_at)
 
 
 def _commit_without_waiting_for_disk():
@@ -215,7 +232,7 @@ def _finish(batch, failure=""):
     counts = {}
     if not failure:  # the exact count, where the one set at the start was an estimate (CSV)
         counts["total"] = F("created") + F("updated") + F("unchanged") + F("rejected")
-    ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.RUNNING).update(
+    _ours(batch).update(
         status=ImportBatch.Status.FAILED if failure else ImportBatch.Status.DONE,
         failure=failure,
         finished_at=timezone.now(),

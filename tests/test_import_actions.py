@@ -1,5 +1,6 @@
 """Importing incidents: the command, the batch job and its task, the upload page."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -305,6 +306,48 @@ def test_a_running_batch_is_claimed_again_only_when_its_worker_went_quiet(db):
     ImportBatch.objects.filter(pk=batch.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     assert imports.claim_import_batch(batch.pk) is True
     assert imports.claim_import_batch(batch.pk) is False
+
+
+def test_a_slow_worker_whose_batch_was_claimed_again_stops_and_leaves_the_counts_to_the_new_claim(
+    transactional_db, monkeypatch
+):
+    # given: a worker importing one row per chunk, which went quiet long enough after its
+    # first chunk that the sweep gave the batch to another worker
+    lines = b"".join(
+        b'{"source": "t", "external_id": "x%d", "title": "Slow", "started_at": "2025-01-01T00:00:00Z"}\n' % number
+        for number in range(3)
+    )
+    batch = imports.create_import_batch(file_name="slow.jsonl", content=lines, fmt="jsonl")
+    monkeypatch.setattr(imports, "CHUNK_SIZE", 1)
+    upsert, chunks = imports.upsert_records, []
+
+    def upsert_then_lose_the_claim(records):
+        chunks.append(records)
+        if len(chunks) == 2:  # the other worker claims on its own connection, as it would
+            claimed = []
+            other_worker = threading.Thread(target=lambda: claimed.append(claim_as_another_worker()))
+            other_worker.start()
+            other_worker.join()
+            assert claimed == [True]
+        return upsert(records)
+
+    def claim_as_another_worker():
+        try:
+            stale = timezone.now() - imports.STALE_AFTER - timedelta(minutes=1)
+            ImportBatch.objects.filter(pk=batch.pk).update(heartbeat_at=stale)
+            return imports.claim_import_batch(batch.pk)
+        finally:
+            connection.close()
+
+    monkeypatch.setattr(imports, "upsert_records", upsert_then_lose_the_claim)
+    # when
+    assert imports.run_import_batch(batch.pk) is None
+    # then: it stopped at the chunk after the new claim, rolled that chunk back, and counted
+    # nothing into the new claim's figures
+    assert len(chunks) == 2
+    batch.refresh_from_db()
+    assert (batch.status, batch.created, batch.updated, batch.unchanged) == ("running", 0, 0, 0)
+    assert Incident.objects.count() == 1
 
 
 def test_upsert_records_counts_created_then_unchanged(db):
