@@ -232,13 +232,15 @@ def _finish(batch, failure=""):
     counts = {}
     if not failure:  # the exact count, where the one set at the start was an estimate (CSV)
         counts["total"] = F("created") + F("updated") + F("unchanged") + F("rejected")
-    _ours(batch).update(
+    finished = _ours(batch).update(
         status=ImportBatch.Status.FAILED if failure else ImportBatch.Status.DONE,
         failure=failure,
         finished_at=timezone.now(),
         content=b"",
         **counts,
     )
+    if not finished:  # claimed again, or failed by the sweep, while this worker was stuck
+        return None
     if failure:
         logger.warning("Import batch %s (%s) failed: %s", batch.pk, batch.file_name, failure)
     batch = ImportBatch.objects.defer("content").get(pk=batch.pk)
@@ -255,7 +257,8 @@ def _finish(batch, failure=""):
 def import_file(*, file_name, content, fmt, source="", user=None):
     """Import a file now, in this process, recording it as a batch; return the batch."""
     batch = create_import_batch(file_name=file_name, content=content, fmt=fmt, source=source, user=user, store=False)
-    return run_import_batch(batch.pk, content=content)
+    # None when the sweep failed the batch while this process was stuck: it says so itself.
+    return run_import_batch(batch.pk, content=content) or ImportBatch.objects.defer("content").get(pk=batch.pk)
 
 
 def upsert_records(records):

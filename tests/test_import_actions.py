@@ -308,45 +308,71 @@ def test_a_running_batch_is_claimed_again_only_when_its_worker_went_quiet(db):
     assert imports.claim_import_batch(batch.pk) is False
 
 
-def test_a_slow_worker_whose_batch_was_claimed_again_stops_and_leaves_the_counts_to_the_new_claim(
-    transactional_db, monkeypatch
-):
-    # given: a worker importing one row per chunk, which went quiet long enough after its
-    # first chunk that the sweep gave the batch to another worker
-    lines = b"".join(
-        b'{"source": "t", "external_id": "x%d", "title": "Slow", "started_at": "2025-01-01T00:00:00Z"}\n' % number
-        for number in range(3)
-    )
-    batch = imports.create_import_batch(file_name="slow.jsonl", content=lines, fmt="jsonl")
+SLOW_LINES = b"".join(
+    b'{"source": "t", "external_id": "x%d", "title": "Slow", "started_at": "2025-01-01T00:00:00Z"}\n' % number
+    for number in range(3)
+)
+
+
+def stall_at_second_chunk(monkeypatch, sweep):
+    """Import one row per chunk; while the second is written, the running batch goes quiet
+    past STALE_AFTER and `sweep()` runs on another connection, as another process would.
+    Return the chunks the importing worker got to."""
     monkeypatch.setattr(imports, "CHUNK_SIZE", 1)
     upsert, chunks = imports.upsert_records, []
 
-    def upsert_then_lose_the_claim(records):
-        chunks.append(records)
-        if len(chunks) == 2:  # the other worker claims on its own connection, as it would
-            claimed = []
-            other_worker = threading.Thread(target=lambda: claimed.append(claim_as_another_worker()))
-            other_worker.start()
-            other_worker.join()
-            assert claimed == [True]
-        return upsert(records)
-
-    def claim_as_another_worker():
+    def elsewhere():
         try:
             stale = timezone.now() - imports.STALE_AFTER - timedelta(minutes=1)
-            ImportBatch.objects.filter(pk=batch.pk).update(heartbeat_at=stale)
-            return imports.claim_import_batch(batch.pk)
+            assert ImportBatch.objects.filter(status="running").update(heartbeat_at=stale) == 1
+            sweep()
         finally:
             connection.close()
 
-    monkeypatch.setattr(imports, "upsert_records", upsert_then_lose_the_claim)
+    def upsert_while_the_sweep_runs(records):
+        chunks.append(records)
+        if len(chunks) == 2:
+            other_process = threading.Thread(target=elsewhere)
+            other_process.start()
+            other_process.join()
+        return upsert(records)
+
+    monkeypatch.setattr(imports, "upsert_records", upsert_while_the_sweep_runs)
+    return chunks
+
+
+def test_a_slow_worker_whose_batch_was_claimed_again_stops_and_leaves_the_counts_to_the_new_claim(
+    transactional_db, monkeypatch
+):
+    # given: another worker claims the batch while this one is stuck in its second chunk
+    batch = imports.create_import_batch(file_name="slow.jsonl", content=SLOW_LINES, fmt="jsonl")
+    claims = []
+    chunks = stall_at_second_chunk(monkeypatch, lambda: claims.append(imports.claim_import_batch(batch.pk)))
     # when
     assert imports.run_import_batch(batch.pk) is None
     # then: it stopped at the chunk after the new claim, rolled that chunk back, and counted
     # nothing into the new claim's figures
+    assert claims == [True]
     assert len(chunks) == 2
     batch.refresh_from_db()
     assert (batch.status, batch.created, batch.updated, batch.unchanged) == ("running", 0, 0, 0)
+    assert Incident.objects.count() == 1
+
+
+def test_a_command_import_failed_by_the_sweep_while_stuck_reports_the_failure(transactional_db, monkeypatch):
+    # given: a synchronous import (no file kept) that the sweep fails while it is stuck
+    def fail_it():
+        rerun, failed = imports.find_abandoned_import_batches()
+        assert (rerun, len(failed)) == ([], 1)
+        imports.fail_abandoned_import_batch(failed[0])
+
+    stall_at_second_chunk(monkeypatch, fail_it)
+    # when
+    batch = imports.import_file(file_name="slow.jsonl", content=SLOW_LINES, fmt="jsonl")
+    # then: the caller gets the failed batch saying why, and the first chunk stays imported
+    assert batch.status == "failed"
+    assert "import the file again" in batch.failure
+    assert batch.created == 1
     assert Incident.objects.count() == 1
 
 
