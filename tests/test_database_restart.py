@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import ApiToken
+from config import embedded
 from tests.conftest import PASSWORD
 from tests.servers import ROOT, AppServer, HttpClient, env_for_test_database
 
@@ -71,24 +71,19 @@ def test_a_session_survives_the_database_killing_its_connections(alice):
 
 
 class ThrowawayPostgres:
-    """A PostgreSQL server of this test's own (pgserver), in a temporary folder."""
+    """A PostgreSQL server of this test's own (the embedded kind), in a temporary folder."""
 
     def __init__(self):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR warning
-            import pgserver
-        self.pgserver = pgserver
         self.folder = Path(tempfile.mkdtemp(prefix="triage-restart-"))
         self.pgdata = self.folder / "pgdata"
-        self.server = pgserver.get_server(self.pgdata, cleanup_mode="delete")
+        self.server = embedded.postgres_server(self.pgdata, cleanup_mode="delete")
         socket_dir = self.server.get_postmaster_info().socket_dir
         self.server.psql("CREATE DATABASE triage_restart;")
         self.url = f"postgresql://postgres@/triage_restart?host={socket_dir}"
 
     def restart(self, mode):
         """Stop (`immediate`: like a crash, recovery on start) and start again at the same socket."""
-        user = "pgserver" if os.geteuid() == 0 else None
-        self.pgserver.pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.pgdata, user=user)
+        embedded.pg_ctl(self.pgdata, "-w", "-m", mode, "stop")
         self.server.ensure_postgres_running()
 
     def remove(self):

