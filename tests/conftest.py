@@ -19,6 +19,16 @@ _external_ids = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Passwords hashed with MD5 in tests: the production hasher (PBKDF2, a million rounds) takes
+    half a second a user on these cores, and most tests make one to three users. Child
+    processes (gunicorn, workers) keep the real hashers, so a test that signs in to one by
+    password makes that user in the child (createsuperuser) or signs in with force_log_in.
+    """
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _private_cache(settings):
     """Each test gets an empty in-process cache: login-throttle counts must not leak between tests."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}

@@ -52,7 +52,7 @@ def test_a_session_survives_the_database_killing_its_connections(alice):
     server = AppServer(env_for_test_database())
     try:
         client = HttpClient(server.url)
-        client.log_in("alice", PASSWORD)
+        client.force_log_in(alice)
         _browse(client)
         with connection.cursor() as cursor:
             before = _other_backends(cursor)
