@@ -149,7 +149,7 @@ def test_zero_shot_without_decisions_suggests_from_the_option_texts(ops_taxonomy
     # when
     result = suggest_labels(ops_taxonomy)
     # then: one value for the single-valued dimension, every value of the multi-valued one
-    assert result.version == "setfit-knn-self-2-zero-shot:ops-test@v1"
+    assert result.version == "setfit-knn-self-3-zero-shot:ops-test@v1"
     cause = Suggestion.objects.get(incident=incident, dimension__key="cause")
     assert cause.option.key in {"gpu_failure", "hardware"}
     assert cause.evidence == []
@@ -168,7 +168,7 @@ def test_trained_suggestions_come_with_evidence_and_are_stored_once(ops_taxonomy
     # then: a model was trained once, on every decision, and each undecided incident got its cause
     model = SuggestionModel.objects.get()
     assert model.decision_count == 4 * DECIDED_PER_LEAF + 5 * DECIDED_PER_LEAF
-    assert first.version == second.version == model.version == "setfit-knn-self-2:ops-test@v1:all-MiniLM-L6-v2:n45"
+    assert first.version == second.version == model.version == "setfit-knn-self-3:ops-test@v1:all-MiniLM-L6-v2:n45"
     assert first.incidents == len(undecided)
     for leaf, incident in undecided.items():
         cause = Suggestion.objects.get(incident=incident, dimension__key="cause")
@@ -254,6 +254,51 @@ def test_calibration_learns_that_high_raw_scores_are_overconfident():
     assert 0.35 < calibration(0.9) < 0.65
     assert calibration(0.3) < 0.1
     assert Calibration.fit(scored[:5])(0.9) == pytest.approx(0.9), "too few items: scores kept"
+
+
+def test_the_lead_reading_stops_at_its_word_pieces():
+    long = "Elevated errors on uploads. " + "The team is still investigating the issue. " * 20
+    short = "Elevated errors on uploads."
+    whole, lead = tuning.token_states([long, short]), tuning.token_states([long, short], tuning.LEAD_TOKENS)
+    assert whole[0].shape[0] == tuning.MAX_TOKENS and lead[0].shape[0] == tuning.LEAD_TOKENS
+    # a short text is its own lead (to bfloat16's precision where the CPU computes in it)
+    assert whole[1].shape == lead[1].shape
+    assert np.allclose(whole[1].numpy(), lead[1].numpy(), atol=0.05)
+
+
+def test_a_task_is_learned_in_every_reading_at_its_own_weight():
+    task = tuning.Task([0, 1], [0, 1], anchor_states=[], weight=1.0)
+    readings = tuning.in_every_reading(task)
+    assert [reading.reading for reading in readings] == ["whole", "lead"]
+    assert sum(reading.weight for reading in readings) == pytest.approx(1.0)
+    assert all(reading.contrastive is task.contrastive for reading in readings)
+
+
+def test_the_encoder_learns_every_dimension_from_the_whole_text_and_its_lead(
+    ops_taxonomy, ops_history, short_training, monkeypatch
+):
+    decided, _ = ops_history
+    infos = queries.dimension_infos(ops_taxonomy)
+    dataset = queries.load_dataset(ops_taxonomy, infos, sorted(incident.pk for incident in decided), [])
+    fitted = []
+    fit = tuning.TunedEncoder.fit.__func__
+
+    def recording(cls, readings, tasks, seed=0):
+        fitted.append((readings, tasks))
+        return fit(cls, readings, tasks, seed)
+
+    monkeypatch.setattr(tuning.TunedEncoder, "fit", classmethod(recording))
+    option_vectors = {info.key: embeddings.encode([option.text for option in info.options]) for info in infos}
+    # when
+    training.train_suggester(dataset, infos, option_vectors)
+    # then each training saw both readings of the same texts, every dimension in each
+    assert fitted
+    for readings, learned in fitted:
+        assert len(readings["whole"]) == len(readings["lead"])
+        assert max(state.shape[0] for state in readings["lead"]) <= tuning.LEAD_TOKENS
+        assert sorted((task.reading, len(task.contrastive)) for task in learned) == sorted(
+            (reading, len(readings["whole"])) for reading in ("whole", "lead") for _ in infos
+        )
 
 
 def test_description_clauses_are_short_examples():

@@ -18,15 +18,16 @@ from labeling.suggestions.model import Neighbour
 logger = logging.getLogger(__name__)
 
 # Name of the method, stamped into every model_version; bump it when the method changes.
-METHOD = "setfit-knn-self-2"
+METHOD = "setfit-knn-self-3"
 # Retrain once this many decisions arrived since the last model, or this share more, whichever
 # is larger: a few new labels barely move the model, and training takes minutes of CPU.
 RETRAIN_MIN_NEW_DECISIONS = 20
 RETRAIN_GROWTH = 0.10
 # Decided incidents a model learns from at most (the newest): their token states are held in
-# memory (~100 KB each) and the tuned encoder's step cap (tuning.MAX_STEPS) makes more of
-# them worth little; 2,000 (and 1,000 undecided for self-training) trained in 503 s on two
-# cores (make run's demo).
+# memory (~100 KB each, and up to as much again for the lead reading) and the tuned encoder's
+# step cap (tuning.MAX_STEPS) makes more of them worth little; 2,000 (and 1,000 undecided for
+# self-training) trained in 503 s on two cores (make run's demo) before the lead reading, which
+# embeds each batch twice.
 MAX_TRAINING_INCIDENTS = 2000
 # Undecided incidents (the newest) offered to self-training (training.SELF_TRAINING_SCORE):
 # more of them than this mostly cost the time to encode them.

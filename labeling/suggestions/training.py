@@ -126,9 +126,11 @@ def exact_neighbours(vectors, candidates, candidate_labels, k=NEIGHBOURS):
 
 @dataclass
 class _Shared:
-    """Token states computed once per training run: the items, option texts and description clauses."""
+    """Token states computed once per training run: the items (whole and lead), option texts and
+    description clauses."""
 
     states: list
+    lead_states: list
     anchor_states: dict
     clause_states: dict
     clause_labels: dict
@@ -149,7 +151,8 @@ def _shared(dataset, infos, option_vectors):
     anchor_states = {key: [next(rest) for _ in anchors[key]] for key in anchors}
     clause_states = {key: [next(rest) for _ in clauses[key]] for key in clauses}
     clause_labels = {key: [option for _, option in clauses[key]] for key in clauses}
-    return _Shared(item_states, anchor_states, clause_states, clause_labels, option_vectors)
+    lead_states = tuning.token_states(texts, tuning.LEAD_TOKENS)
+    return _Shared(item_states, lead_states, anchor_states, clause_states, clause_labels, option_vectors)
 
 
 def _fit(infos, dataset, shared, indices, seed, pool=()):
@@ -181,12 +184,14 @@ def _fit_once(infos, dataset, shared, indices, seed):
     """One encoder tuned on every trainable dimension at once, then each dimension's heads.
 
     The training texts are the items, then every description clause; a clause is an example
-    of its own option and unlabeled for the other dimensions.
+    of its own option and unlabeled for the other dimensions. The encoder learns from the
+    items' whole texts and their leads (tuning.READINGS); the heads, like suggestions, read
+    the whole text.
     """
     clause_owner = [(info.key, key) for info in infos for key in shared.clause_labels[info.key]]
-    texts = [shared.states[index] for index in indices] + [
-        state for info in infos for state in shared.clause_states[info.key]
-    ]
+    clauses = [state for info in infos for state in shared.clause_states[info.key]]
+    texts = [shared.states[index] for index in indices] + clauses
+    leads = [shared.lead_states[index] for index in indices] + clauses
     plans = []
     for info in infos:
         labels = [dataset.labels[info.key][index] for index in indices]
@@ -199,7 +204,8 @@ def _fit_once(infos, dataset, shared, indices, seed):
     models = {info.key: DimensionModel(info, [option.key for option in info.options]) for info in infos}
     if not plans:
         return Suggester(None, models, shared.option_vectors)
-    encoder = tuning.TunedEncoder.fit(texts, [task for *_, task in plans], seed=seed)
+    tasks = [reading for *_, task in plans for reading in tuning.in_every_reading(task)]
+    encoder = tuning.TunedEncoder.fit({"whole": texts, "lead": leads}, tasks, seed=seed)
     vectors = encoder.encode_states(texts)
     item_texts = [dataset.texts[index] for index in indices]
     for info, classes, labels, task in plans:
