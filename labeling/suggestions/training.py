@@ -205,7 +205,7 @@ def _fit_once(infos, dataset, shared, indices, seed):
     if not plans:
         return Suggester(None, models, shared.option_vectors)
     tasks = [reading for *_, task in plans for reading in tuning.in_every_reading(task)]
-    encoder = tuning.TunedEncoder.fit({"whole": texts, "lead": leads}, tasks, seed=seed)
+    encoder = tuning.TunedEncoder.fit(dict(zip(tuning.READINGS, (texts, leads), strict=True)), tasks, seed=seed)
     vectors = encoder.encode_states(texts)
     item_texts = [dataset.texts[index] for index in indices]
     for info, classes, labels, task in plans:

@@ -261,12 +261,10 @@ class TunedEncoder:
         states = readings[READINGS[0]]
         optimizer, schedule, total = _optimizer(top, len(states))
         tasks = [
-            Task(
-                torch.as_tensor(np.asarray(task.contrastive), dtype=torch.long),
-                torch.as_tensor(np.asarray(task.anchor), dtype=torch.long),
-                task.anchor_states,
-                task.weight,
-                task.reading,
+            replace(
+                task,
+                contrastive=torch.as_tensor(np.asarray(task.contrastive), dtype=torch.long),
+                anchor=torch.as_tensor(np.asarray(task.anchor), dtype=torch.long),
             )
             for task in tasks
         ]
