@@ -5,9 +5,9 @@ adjudicated dev labels into the bench database (once), then prints the cross-val
 accuracy, macro-F1, Cohen's kappa and calibration per dimension against the targets of the
 labeling issue (kappa >= 0.65 on category, >= 0.75 on symptom; two human analysts agree at
 ~0.9). The 392 undecided incidents are embedded too: self-training learns from them. Takes
-25-80 minutes on two cores (300-330 s a fold measured on an AMD EPYC that took 175 s before
-the lead reading; an AVX2-only one took 440-470 s then): the encoder is tuned twice per fold,
-and embeds every batch twice, as the whole text and as its lead.
+25-80 minutes on two cores (300-585 s a fold measured on two AMD EPYCs, 2,855 s for 5 folds
+on the slower; the faster took 175 s a fold before the lead reading): the encoder is tuned
+twice per fold, and embeds every batch twice, as the whole text and as its lead.
 Prints figures, asserts nothing; skips with the reason when the data folder is absent.
 
     .venv/bin/python bench/bench_suggest_quality.py [FOLDS]
