@@ -166,6 +166,11 @@ LEFT JOIN votes second
        ON second.incident_id = first.incident_id AND second.dimension_id = first.dimension_id AND second.rank = 2
 LEFT JOIN tops ON tops.incident_id = first.incident_id AND tops.dimension_id = first.dimension_id
 WHERE first.rank = 1 AND ((NOT first.multi AND second.options IS NOT NULL) OR tops.option_id IS NOT NULL)
+  -- Blind labeling: a lone first value waiting for its second annotator stays out, or the
+  -- acceptance charts would tell the second analyst whether the first took the suggestion.
+  AND (second.options IS NOT NULL OR EXISTS (
+      SELECT 1 FROM labeling_decision d WHERE d.incident_id = first.incident_id AND d.dimension_id = first.dimension_id
+  ))
 """  # noqa: S608 - built from module constants; every value is a parameter
 
 LABEL_FACTS_SQL = f"""

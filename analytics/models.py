@@ -157,7 +157,9 @@ class LabelFact(FilteredFact):
     """One incident's human labels on one dimension, where agreement or acceptance can be measured.
 
     A row exists when a second annotator labeled the incident (an agreement pair) or a model
-    suggestion met a human label (an acceptance trial); other labels need no row.
+    suggestion met a human label (an acceptance trial); other labels need no row. A lone
+    label still waiting for its blind second annotator has none: whether it took the
+    suggestion would tell the second analyst what it is.
     """
 
     dimension = models.ForeignKey(Dimension, on_delete=models.CASCADE, related_name="+")

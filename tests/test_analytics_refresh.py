@@ -10,7 +10,7 @@ from analytics import actions, tasks
 from analytics.models import FactRefreshState, FilterValue, IncidentFact, LabelerFact, LabelFact
 from labeling.actions import save_annotation
 from labeling.models import Decision, Taxonomy
-from tests.test_analytics_data import annotate, decide, option
+from tests.test_analytics_data import annotate, decide, option, suggest
 
 
 @pytest.fixture
@@ -64,6 +64,25 @@ def test_periodic_run_builds_everything_then_folds_in_a_new_label(taxonomy, labe
     # then
     assert fact(second, taxonomy).category_option_id == option(taxonomy, "category", "network").pk
     assert result["changed"] >= 1
+
+
+def test_a_blind_label_waiting_for_its_second_annotator_counts_no_acceptance_trial(taxonomy, make_incident, alice, bob):
+    taxonomy.double_label_share = 1.0
+    taxonomy.save()
+    incident = make_incident()
+    suggest(taxonomy, incident, "category", timeout=0.7)
+    category = taxonomy.dimensions.get(key="category")
+    save_annotation(incident, category, alice, [option(taxonomy, "category", "timeout")])
+    # when the facts are refreshed while bob has yet to label blind
+    actions.refresh_facts([incident.pk])
+    # then the acceptance charts cannot tell bob whether alice took the suggestion
+    assert not LabelFact.objects.filter(incident=incident).exists()
+    # and once bob has labeled, the trial and the pair are counted
+    save_annotation(incident, category, bob, [option(taxonomy, "category", "crash")])
+    actions.refresh_facts([incident.pk])
+    row = LabelFact.objects.get(incident=incident)
+    assert (row.top_suggestion_id, row.top_accepted) == (option(taxonomy, "category", "timeout").pk, True)
+    assert row.second_option_id == option(taxonomy, "category", "crash").pk
 
 
 def test_task_ran_twice_leaves_the_same_facts(taxonomy, labeled, eager_tasks):
