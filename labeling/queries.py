@@ -7,6 +7,7 @@ from django.db.models import Count, Exists, OuterRef
 from accounts.roles import Role, has_role
 from incidents.models import Incident
 from labeling import embeddings
+from labeling.choices import AnnotationSource
 from labeling.models import Annotation, Decision, Dimension, Embedding, Taxonomy
 
 
@@ -48,7 +49,11 @@ def list_labels_of(incident, viewer):
 def _may_see(viewer, annotation, annotations, decisions):
     if decisions or annotation.annotator_id == viewer.pk or has_role(viewer, Role.ADMIN):
         return True
-    annotators = {other.annotator_id for other in annotations if other.is_current and not other.is_adjudication}
+    annotators = {
+        other.annotator_id
+        for other in annotations
+        if other.is_current and not other.is_adjudication and other.source != AnnotationSource.MODEL
+    }
     return len(annotators) >= 2
 
 

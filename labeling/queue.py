@@ -80,10 +80,11 @@ def can_adjudicate(user, taxonomy):
     return has_role(user, Role.ADMIN) or taxonomy.adjudicators.filter(pk=user.pk).exists()
 
 
-def adjudication_queue(taxonomy):
-    """[(incident, dimension)] where two or more annotators disagree and nobody ruled yet."""
-    pairs = (
-        Annotation.objects.filter(dimension__taxonomy=taxonomy, is_current=True, is_adjudication=False)
+def _disagreements(annotations):
+    """(incident id, dimension id) pairs of these annotations where two or more annotators
+    disagree and nobody ruled yet."""
+    return (
+        annotations.filter(is_current=True, is_adjudication=False)
         .values("incident_id", "dimension_id")
         .annotate(annotators=Count("annotator", distinct=True))
         .filter(annotators__gte=2)
@@ -91,18 +92,31 @@ def adjudication_queue(taxonomy):
             Exists(Decision.objects.filter(incident_id=OuterRef("incident_id"), dimension_id=OuterRef("dimension_id")))
         )
         .order_by("incident_id", "dimension_id")
+        .values_list("incident_id", "dimension_id")
     )
-    pairs = list(pairs.values_list("incident_id", "dimension_id"))
+
+
+def adjudication_queue(taxonomy):
+    """[(incident, dimension)] where two or more annotators disagree and nobody ruled yet."""
+    pairs = list(_disagreements(Annotation.objects.filter(dimension__taxonomy=taxonomy)))
     incidents = Incident.objects.in_bulk({incident_id for incident_id, _ in pairs})
     dimensions = {dimension.pk: dimension for dimension in taxonomy.dimensions.all()}
     return [(incidents[incident_id], dimensions[dimension_id]) for incident_id, dimension_id in pairs]
 
 
+def disputed_dimension_ids(incident, taxonomy):
+    """Ids of the taxonomy's dimensions on which this incident waits for a ruling."""
+    annotations = Annotation.objects.filter(incident=incident, dimension__taxonomy=taxonomy)
+    return {dimension_id for _, dimension_id in _disagreements(annotations)}
+
+
 def suggestions_for(incident, taxonomy, alternatives=3, evidence=3):
     """{dimension_id: [suggestion, ...]} best first, each with `evidence_incidents` hydrated.
 
-    The evidence ids point at decided incidents; their titles and decided values are
-    loaded in one query so the analyst sees why the model suggests what it does.
+    The evidence ids point at incidents decided when the model suggested; those still
+    decided on the suggestion's dimension are loaded in one query, so the analyst sees why
+    the model suggests what it does. One whose decision was withdrawn since (its labels
+    went back to blind double labeling) is left out: it would show a label not yet settled.
     """
     rows = list(
         Suggestion.objects.filter(incident=incident, dimension__taxonomy=taxonomy)
@@ -122,12 +136,17 @@ def suggestions_for(incident, taxonomy, alternatives=3, evidence=3):
         if isinstance(entry, dict)
     }
     evidence_incidents = Incident.objects.in_bulk([pk for pk in evidence_ids if pk])
-    for suggestions in by_dimension.values():
+    decided = set(
+        Decision.objects.filter(incident_id__in=evidence_incidents, dimension_id__in=by_dimension).values_list(
+            "incident_id", "dimension_id"
+        )
+    )
+    for dimension_id, suggestions in by_dimension.items():
         for suggestion in suggestions:
             suggestion.evidence_incidents = [
                 (evidence_incidents[entry["incident"]], entry.get("similarity"))
                 for entry in (suggestion.evidence or [])[:evidence]
-                if isinstance(entry, dict) and entry.get("incident") in evidence_incidents
+                if isinstance(entry, dict) and (entry.get("incident"), dimension_id) in decided
             ]
     return by_dimension
 

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from labeling.actions import save_annotation
+from labeling.choices import AnnotationSource
 from labeling.models import Annotation, Decision, Option, Suggestion
 
 
@@ -115,6 +116,19 @@ def test_double_labeling_is_blind_until_both_are_in(login, alice, bob, make_inci
     assert _decisions(incident) == []
 
 
+def test_a_model_made_annotation_does_not_count_as_the_second_blind_annotator(
+    login, alice, bob, make_incident, taxonomy
+):
+    taxonomy.double_label_share = 1.0
+    taxonomy.save()
+    incident = make_incident()
+    crash = _option(taxonomy, "crash")
+    save_annotation(incident, crash.dimension, alice, [crash])
+    model_made = Annotation.objects.create(incident=incident, dimension=crash.dimension, source=AnnotationSource.MODEL)
+    model_made.options.set([crash])
+    assert "alice" not in login(bob).get(reverse("labeling:incident-labels", args=[incident.pk])).content.decode()
+
+
 def test_disagreements_go_to_adjudication(login, alice, bob, adam, make_incident, taxonomy):
     incident = make_incident()
     timeout, crash = _option(taxonomy, "timeout"), _option(taxonomy, "crash")
@@ -134,6 +148,49 @@ def test_disagreements_go_to_adjudication(login, alice, bob, adam, make_incident
 def test_a_chosen_analyst_may_adjudicate(login, alice, make_incident, taxonomy):
     taxonomy.adjudicators.add(alice)
     assert login(alice).get(reverse("labeling:adjudication", args=[taxonomy.key])).status_code == 200
+
+
+def test_a_ruling_outside_the_adjudication_queue_is_refused_and_keeps_the_label_blind(
+    login, alice, bob, make_incident, taxonomy
+):
+    taxonomy.double_label_share = 1.0
+    taxonomy.save()
+    taxonomy.adjudicators.add(bob)
+    incident = make_incident(title="Streaming stalls")
+    crash = _option(taxonomy, "crash")
+    save_annotation(incident, crash.dimension, alice, [crash])
+    client = login(bob)
+    # when bob, an adjudicator, rules on an incident still waiting for its blind second label
+    response = client.post(
+        reverse("labeling:adjudicate", args=[taxonomy.key, incident.pk]), {"category": "timeout"}, follow=True
+    )
+    # then nothing is decided or saved, he is told why, and alice's value stays hidden from him
+    assert "has no disagreement to settle on Failure category; nothing saved" in response.content.decode()
+    assert _decisions(incident) == []
+    assert not Annotation.objects.filter(incident=incident, is_adjudication=True).exists()
+    assert "alice" not in client.get(reverse("labeling:incident-labels", args=[incident.pk])).content.decode()
+
+
+def test_evidence_whose_decision_was_withdrawn_is_not_shown(login, alice, bob, make_incident, taxonomy, screen_url):
+    earlier = make_incident(title="Earlier KV cache exhaustion")
+    incident = make_incident(title="Requests hang on the 70B model")
+    crash = _option(taxonomy, "crash")
+    save_annotation(earlier, crash.dimension, alice, [crash])
+    Suggestion.objects.create(
+        incident=incident, dimension=crash.dimension, option=crash, score=0.6, model_version="knn-v1",
+        evidence=[{"incident": earlier.pk, "similarity": 0.9}],
+    )  # fmt: skip
+    client = login(bob)
+    assert "Earlier KV cache exhaustion" in client.get(screen_url, {"incident": incident.pk}).content.decode()
+    # when the taxonomy turns to double labeling and alice saves again, her label waits for a second one
+    taxonomy.double_label_share = 1.0
+    taxonomy.save()
+    save_annotation(earlier, _option(taxonomy, "crash").dimension, alice, [crash])
+    assert not Decision.objects.filter(incident=earlier).exists()
+    # then the stored suggestion no longer cites it to bob
+    html = client.get(screen_url, {"incident": incident.pk}).content.decode()
+    assert 'data-suggested="crash"' in html
+    assert "Earlier KV cache exhaustion" not in html
 
 
 def test_the_incident_page_shows_the_label_history(login, alice, olga, make_incident, taxonomy):

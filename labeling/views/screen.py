@@ -18,6 +18,7 @@ from labeling.queue import (
     adjudication_queue,
     annotations_of,
     can_adjudicate,
+    disputed_dimension_ids,
     labeling_queue,
     my_current_values,
     suggestions_for,
@@ -159,12 +160,22 @@ def adjudicate(request, key, pk):
         raise PermissionDenied("Only admins and this taxonomy's adjudicators settle disagreements.")
     incident = get_incident_for_user(request.user, pk)
     form = AnnotationForm(taxonomy, request.POST)
-    if form.is_valid():
-        for dimension, options in form.chosen_options():
-            save_annotation(incident, dimension, request.user, options, adjudication=True)
-        messages.success(request, f"Decided “{incident.title[:80]}”.")
-    else:
+    if not form.is_valid():
         messages.error(request, form.errors.as_text())
+        return redirect("labeling:adjudication", key=taxonomy.key)
+    chosen = form.chosen_options()
+    # A ruling settles a disagreement. Anywhere else it would decide over a blind label
+    # still waiting for its second annotator, and so show it to everyone.
+    disputed = disputed_dimension_ids(incident, taxonomy)
+    undisputed = [dimension.name for dimension, _ in chosen if dimension.pk not in disputed]
+    if undisputed:
+        messages.error(
+            request, f"“{incident.title[:80]}” has no disagreement to settle on {', '.join(undisputed)}; nothing saved."
+        )
+        return redirect("labeling:adjudication", key=taxonomy.key)
+    for dimension, options in chosen:
+        save_annotation(incident, dimension, request.user, options, adjudication=True)
+    messages.success(request, f"Decided “{incident.title[:80]}”.")
     return redirect("labeling:adjudication", key=taxonomy.key)
 
 
