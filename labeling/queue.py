@@ -1,9 +1,11 @@
 """Reads for the labeling screen: each analyst's queue and the adjudication queue."""
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, When
+from django.db.models.functions import Least
 
 from accounts.roles import Role, has_role
 from incidents.models import Incident
+from labeling.choices import AnnotationSource
 from labeling.models import Annotation, Decision, Suggestion
 
 
@@ -14,43 +16,70 @@ class QueueOrder:
     CHOICES = [(CONFIDENCE, "Least confident first"), (OLDEST, "Oldest first"), (NEWEST, "Newest first")]
 
 
-def _undecided_on_some_dimension(dimensions):
-    condition = Q()
-    for dimension in dimensions:
-        condition |= ~Exists(Decision.objects.filter(incident_id=OuterRef("pk"), dimension=dimension))
-    return condition
-
-
-def _current_votes(taxonomy):
+def _votes(dimension):
+    """Current human votes on one dimension of the incident in the outer query (rulings aside)."""
     return Annotation.objects.filter(
-        incident_id=OuterRef("pk"), dimension__taxonomy=taxonomy, is_current=True, is_adjudication=False
-    )
+        incident_id=OuterRef("pk"), dimension=dimension, is_current=True, is_adjudication=False
+    ).exclude(source=AnnotationSource.MODEL)
 
 
-def labeling_queue(taxonomy, analyst, order=QueueOrder.CONFIDENCE, filters=None):
-    """Incidents this analyst should label next in this taxonomy.
+def _decided(dimension):
+    return Exists(Decision.objects.filter(incident_id=OuterRef("pk"), dimension=dimension))
 
-    Undecided on some dimension, not yet annotated by this analyst, and not already
-    labeled by two others (that is a disagreement, which goes to adjudication instead).
+
+def _open_to(analyst, dimension):
+    """The incident still needs this analyst's value on this dimension.
+
+    Undecided, not voted on by them, and not voted on by two others already (a
+    disagreement, which goes to adjudication). Counted per dimension, so an incident whose
+    two analysts each left a different dimension blank stays in someone's queue.
     """
-    dimensions = list(taxonomy.dimensions.all())
-    if not dimensions:
-        return Incident.objects.none()
-    others = (
-        _current_votes(taxonomy)
+    two_others = (
+        _votes(dimension)
         .exclude(annotator=analyst)
         .values("incident_id")
         .annotate(annotators=Count("annotator", distinct=True))
-        .values("annotators")
+        .filter(annotators__gte=2)
     )
-    queryset = (
-        Incident.objects.filter(_undecided_on_some_dimension(dimensions))
-        .exclude(Exists(_current_votes(taxonomy).filter(annotator=analyst)))
-        .annotate(other_annotators=Subquery(others[:1]))
-        .filter(Q(other_annotators__isnull=True) | Q(other_annotators__lt=2))
-    )
-    queryset = apply_filters(queryset, filters or {})
-    return _ordered(queryset, dimensions[0], order)
+    return ~_decided(dimension) & ~Exists(_votes(dimension).filter(annotator=analyst)) & ~Exists(two_others)
+
+
+def labeling_queue(taxonomy, analyst, order=QueueOrder.CONFIDENCE, filters=None):
+    """Incidents this analyst should label next in this taxonomy: open to them on some dimension."""
+    dimensions = list(taxonomy.dimensions.all())
+    if not dimensions:
+        return Incident.objects.none()
+    needed = Q()
+    for dimension in dimensions:
+        needed |= _open_to(analyst, dimension)
+    queryset = apply_filters(Incident.objects.filter(needed), filters or {})
+    return _ordered(queryset, dimensions, order)
+
+
+def next_in_queue(queue, incident, dimensions, order):
+    """The queue's incident after `incident` in its order, or None at its end.
+
+    An incident opened from a link need not be in the queue; its place is where it would sort.
+    """
+    sort_key = _sort_key(order)
+    fields = [field for field, _ in sort_key]
+    current = _ordered(Incident.objects.filter(pk=incident.pk), dimensions, order).values(*fields).first()
+    return queue.filter(_after(sort_key, current)).exclude(pk=incident.pk).first()
+
+
+def _after(sort_key, current):
+    """Rows that sort after the `current` row under `sort_key` (nulls last), as a Q."""
+    after, same_so_far = Q(pk__in=[]), Q()
+    for field, descending in sort_key:
+        value = current[field]
+        if value is None:
+            same = Q(**{f"{field}__isnull": True})
+        else:
+            beyond = Q(**{f"{field}__{'lt' if descending else 'gt'}": value}) | Q(**{f"{field}__isnull": True})
+            after |= same_so_far & beyond
+            same = Q(**{field: value})
+        same_so_far &= same
+    return after
 
 
 def apply_filters(queryset, filters):
@@ -65,15 +94,41 @@ def apply_filters(queryset, filters):
     return queryset
 
 
-def _ordered(queryset, primary_dimension, order):
-    if order == QueueOrder.OLDEST:
-        return queryset.order_by("started_at", "pk")
-    if order == QueueOrder.NEWEST:
-        return queryset.order_by("-started_at", "-pk")
-    top_score = Suggestion.objects.filter(incident_id=OuterRef("pk"), dimension=primary_dimension).order_by("-score")
-    return queryset.annotate(top_score=Subquery(top_score.values("score")[:1])).order_by(
-        F("top_score").asc(nulls_last=True), "-started_at", "-pk"
+# Each order as [(field, descending)]; the confidence order sorts missing scores last.
+_SORT_KEYS = {
+    QueueOrder.CONFIDENCE: [("top_score", False), ("started_at", True), ("pk", True)],
+    QueueOrder.OLDEST: [("started_at", False), ("pk", False)],
+    QueueOrder.NEWEST: [("started_at", True), ("pk", True)],
+}
+
+
+def _sort_key(order):
+    return _SORT_KEYS.get(order, _SORT_KEYS[QueueOrder.CONFIDENCE])
+
+
+def _ordered(queryset, dimensions, order):
+    sort_key = _sort_key(order)
+    if any(field == "top_score" for field, _ in sort_key):
+        queryset = queryset.annotate(top_score=_least_confidence(dimensions))
+    return queryset.order_by(
+        *(
+            F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
+            for field, descending in sort_key
+        )
     )
+
+
+def _least_confidence(dimensions):
+    """The lowest top suggestion score over the incident's undecided dimensions (None without any).
+
+    An incident is as uncertain as its least certain open question; a decided dimension's
+    score no longer matters.
+    """
+    scores = []
+    for dimension in dimensions:
+        top = Suggestion.objects.filter(incident_id=OuterRef("pk"), dimension=dimension).order_by("-score")
+        scores.append(Case(When(_decided(dimension), then=None), default=Subquery(top.values("score")[:1])))
+    return scores[0] if len(scores) == 1 else Least(*scores)
 
 
 def can_adjudicate(user, taxonomy):

@@ -20,5 +20,6 @@ urlpatterns = [
     path("<slug:key>/incidents/<int:pk>/adjudicate/", screen.adjudicate, name="adjudicate"),
     path("<slug:key>/incidents/<int:pk>/save/", screen.save_labels, name="save"),
     path("<slug:key>/incidents/<int:pk>/skip/", screen.skip_incident, name="skip"),
+    path("<slug:key>/skipped/clear/", screen.unskip_incidents, name="unskip"),
     path("<slug:key>/incidents/<int:pk>/bulk/", screen.bulk_apply, name="bulk-apply"),
 ]

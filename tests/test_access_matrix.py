@@ -52,6 +52,7 @@ ACCESS = {
     "labeling:adjudicate": [("post", ("taxonomy", "incident"), ADMINS)],
     "labeling:save": [("post", ("taxonomy", "incident"), ANALYSTS)],
     "labeling:skip": [("post", ("taxonomy", "incident"), ANALYSTS)],
+    "labeling:unskip": [("post", ("taxonomy",), ANALYSTS)],
     "labeling:bulk-apply": [("get", ("taxonomy", "incident"), ANALYSTS)],
     "analytics:overview": [("get", (), {"alice", "maria", "adam"})],
     "analytics:incidents": [("get", (), MANAGERS)],

@@ -1,11 +1,18 @@
 """The labeling screen, the queue, blind double labeling and adjudication, over HTTP."""
 
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from accounts.roles import Role
 from labeling.actions import save_annotation
 from labeling.choices import AnnotationSource
-from labeling.models import Annotation, Decision, Option, Suggestion
+from labeling.models import Annotation, Decision, Dimension, Option, Suggestion, Taxonomy
+from labeling.queue import labeling_queue
+from tests.conftest import _user
 
 
 @pytest.fixture
@@ -94,6 +101,103 @@ def test_the_queue_orders_by_lowest_confidence(login, alice, make_incident, taxo
             incident=incident, dimension=timeout.dimension, option=timeout, score=score, model_version="v"
         )
     assert login(alice).get(screen_url).context["incident"] == unsure
+
+
+def _query(url):
+    return parse_qs(urlsplit(url).query)
+
+
+def _suggest(incident, option, score):
+    Suggestion.objects.create(
+        incident=incident, dimension=option.dimension, option=option, score=score, model_version="knn-v1"
+    )
+
+
+@pytest.mark.parametrize("order", ["oldest", "confidence"])
+def test_next_goes_on_through_the_queue_instead_of_back_to_its_head(login, alice, make_incident, taxonomy, order):
+    made = [make_incident(started_at=timezone.now() - timedelta(hours=hours)) for hours in (3, 2, 1)]
+    timeout = _option(taxonomy, "timeout")
+    for incident, score in zip(made, (0.1, 0.2, 0.3), strict=True):
+        _suggest(incident, timeout, score)
+    client = login(alice)
+    seen = [client.get(reverse("labeling:screen", args=[taxonomy.key]), {"order": order})]
+    for _ in made[1:]:
+        seen.append(client.get(seen[-1].context["next_url"]))
+    # then j, j walks the whole queue in its order, and the last page's next wraps to the head
+    assert [page.context["incident"] for page in seen] == made
+    assert "incident" not in _query(seen[-1].context["next_url"])
+
+
+def test_filters_survive_a_refused_save(login, alice, make_incident, taxonomy, screen_url):
+    incident = make_incident(service="chat-api")
+    make_incident(service="image-gen")
+    client = login(alice)
+    page = client.get(screen_url, {"order": "oldest", "service": "chat-api"})
+    # when the analyst saves with nothing chosen
+    response = client.post(
+        reverse("labeling:save", args=[taxonomy.key, incident.pk]),
+        {"next": page.context["next_url"], "here": page.context["here_url"]},
+    )
+    # then the same incident comes back, in the same filtered queue
+    assert _query(response["Location"]) == {
+        "order": ["oldest"], "service": ["chat-api"], "incident": [str(incident.pk)]
+    }  # fmt: skip
+
+
+def test_a_bad_filter_is_reported_and_the_others_still_apply(login, alice, make_incident, screen_url):
+    make_incident(service="image-gen")
+    chat = make_incident(service="chat-api")
+    page = login(alice).get(screen_url, {"service": "chat-api", "started_after": "2024-02-30"})
+    assert page.context["incident"] == chat
+    assert "From: Enter a valid date. (not applied)" in page.content.decode()
+
+
+def test_a_skip_hides_the_incident_in_its_taxonomy_only_until_brought_back(login, alice, make_incident, taxonomy):
+    other = Taxonomy.objects.create(key="other", name="Other")
+    Option.objects.create(
+        dimension=Dimension.objects.create(taxonomy=other, key="kind", name="Kind"), key="x", name="X"
+    )
+    incident = make_incident()
+    mine = reverse("labeling:screen", args=[taxonomy.key])
+    client = login(alice)
+    client.post(reverse("labeling:skip", args=[taxonomy.key, incident.pk]), {"next": mine})
+    # then it is gone from this taxonomy's queue only
+    empty = client.get(mine)
+    assert "incident" not in empty.context
+    assert "You skipped 1 incident of this taxonomy" in empty.content.decode()
+    assert client.get(reverse("labeling:screen", args=[other.key])).context["incident"] == incident
+    # and bringing the skipped back puts it in the queue again
+    client.post(reverse("labeling:unskip", args=[taxonomy.key]))
+    assert client.get(mine).context["incident"] == incident
+
+
+def test_a_dimension_waiting_for_its_second_blind_label_stays_in_a_queue(login, alice, bob, make_incident, taxonomy):
+    taxonomy.double_label_share = 1.0
+    taxonomy.save()
+    incident = make_incident()
+    timeout, automated = _option(taxonomy, "timeout"), _option(taxonomy, "automated")
+    # when alice labels only the category, and bob, blind, only the detection
+    save_annotation(incident, timeout.dimension, alice, [timeout])
+    save_annotation(incident, automated.dimension, bob, [automated])
+    # then each is offered it again for the dimension the other one labeled, and so is a third analyst
+    assert login(alice).get(reverse("labeling:screen", args=[taxonomy.key])).context["incident"] == incident
+    assert login(bob).get(reverse("labeling:screen", args=[taxonomy.key])).context["incident"] == incident
+    carol = _user("carol", Role.ANALYST)
+    assert login(carol).get(reverse("labeling:screen", args=[taxonomy.key])).context["incident"] == incident
+
+
+def test_least_confident_first_goes_by_the_least_sure_undecided_dimension(login, alice, bob, make_incident, taxonomy):
+    unsure_on_detection, middling, detection_left = make_incident(), make_incident(), make_incident()
+    timeout, automated = _option(taxonomy, "timeout"), _option(taxonomy, "automated")
+    for incident, category_score, detection_score in (
+        (unsure_on_detection, 0.9, 0.05), (middling, 0.5, 0.6), (detection_left, 0.01, 0.7)
+    ):  # fmt: skip
+        _suggest(incident, timeout, category_score)
+        _suggest(incident, automated, detection_score)
+    # bob decides the category of the last one: its 0.01 no longer counts
+    save_annotation(detection_left, timeout.dimension, bob, [timeout])
+    queue = labeling_queue(taxonomy, alice)
+    assert list(queue) == [unsure_on_detection, middling, detection_left]
 
 
 def test_double_labeling_is_blind_until_both_are_in(login, alice, bob, make_incident, taxonomy, screen_url):

@@ -21,24 +21,34 @@ from labeling.queue import (
     disputed_dimension_ids,
     labeling_queue,
     my_current_values,
+    next_in_queue,
     suggestions_for,
 )
 from labeling.similarity import find_similar_to_incident
 
 # Similar undecided incidents the bulk action offers unless the analyst asks for more.
 BULK_DEFAULT_COUNT = 10
-# Incidents skipped in this browser session stay out of the queue for that session only.
-SKIPPED_SESSION_KEY = "labeling_skipped"
+# Incidents skipped in this browser session stay out of that taxonomy's queue for the
+# session only, or until the analyst brings them back.
+SKIPPED_SESSION_KEY = "labeling_skipped:{taxonomy}"
+MAX_SKIPPED = 500
 
 
 def _active_taxonomy(key):
     return get_object_or_404(Taxonomy.objects.prefetch_related("dimensions__options"), key=key, active=True)
 
 
+def _skipped_key(taxonomy):
+    return SKIPPED_SESSION_KEY.format(taxonomy=taxonomy.key)
+
+
+def _order(filters):
+    return filters.get("order") or QueueOrder.CONFIDENCE
+
+
 def _queue(request, taxonomy, filters):
-    skipped = request.session.get(SKIPPED_SESSION_KEY, [])
-    order = filters.get("order") or QueueOrder.CONFIDENCE
-    return labeling_queue(taxonomy, request.user, order, filters).exclude(pk__in=skipped)
+    skipped = request.session.get(_skipped_key(taxonomy), [])
+    return labeling_queue(taxonomy, request.user, _order(filters), filters).exclude(pk__in=skipped)
 
 
 def _queue_url(taxonomy, filters, incident_id=None):
@@ -52,13 +62,16 @@ def _queue_url(taxonomy, filters, incident_id=None):
 def label_screen(request, key):
     taxonomy = _active_taxonomy(key)
     filter_form = QueueFilterForm(request.GET)
-    filters = filter_form.cleaned_data if filter_form.is_valid() else {}
+    filter_form.is_valid()  # a bad filter is shown as an error; the valid ones still apply
+    filters = filter_form.cleaned_data
     queue = _queue(request, taxonomy, filters)
     requested = filters.get("incident")
     incident = get_incident_for_user(request.user, requested) if requested else queue.first()
     if incident is None:
-        return render(request, "labeling/queue_empty.html", {"taxonomy": taxonomy, "filter_form": filter_form})
-    next_incident = queue.exclude(pk=incident.pk).first()
+        skipped = len(request.session.get(_skipped_key(taxonomy), []))
+        context = {"taxonomy": taxonomy, "filter_form": filter_form, "skipped": skipped}
+        return render(request, "labeling/queue_empty.html", context)
+    next_incident = next_in_queue(queue, incident, list(taxonomy.dimensions.all()), _order(filters))
     return render(
         request,
         "labeling/screen.html",
@@ -70,6 +83,7 @@ def label_screen(request, key):
             "filter_form": filter_form,
             "remaining": queue.count(),
             "next_url": _queue_url(taxonomy, filters, next_incident.pk if next_incident else None),
+            "here_url": _queue_url(taxonomy, filters, incident.pk),
             "skip_url": reverse("labeling:skip", args=[taxonomy.key, incident.pk]),
         },
     )
@@ -106,15 +120,17 @@ def save_labels(request, key, pk):
     incident = get_incident_for_user(request.user, pk)
     form = AnnotationForm(taxonomy, request.POST)
     next_url = request.POST.get("next") or reverse("labeling:screen", args=[taxonomy.key])
+    # A refused save shows the incident again with the analyst's queue filters.
+    here_url = request.POST.get("here") or _queue_url(taxonomy, {}, incident.pk)
     if not form.is_valid():
         messages.error(request, " ".join(form.non_field_errors()) or form.errors.as_text())
-        return redirect(_queue_url(taxonomy, {}, incident.pk))
+        return redirect(_safe_next(here_url, taxonomy))
     try:
         for dimension, options in form.chosen_options():
             save_annotation(incident, dimension, request.user, options)
     except LabelError as error:
         messages.error(request, str(error))
-        return redirect(_queue_url(taxonomy, {}, incident.pk))
+        return redirect(_safe_next(here_url, taxonomy))
     messages.success(request, f"Saved labels of “{incident.title[:80]}”.")
     return redirect(_safe_next(next_url, taxonomy))
 
@@ -123,9 +139,18 @@ def save_labels(request, key, pk):
 @role_required(Role.ANALYST, Role.ADMIN)
 def skip_incident(request, key, pk):
     taxonomy = _active_taxonomy(key)
-    skipped = request.session.get(SKIPPED_SESSION_KEY, [])
-    request.session[SKIPPED_SESSION_KEY] = [*skipped[-500:], pk]
+    skipped = request.session.get(_skipped_key(taxonomy), [])
+    request.session[_skipped_key(taxonomy)] = [*skipped[-MAX_SKIPPED:], pk]
     return redirect(_safe_next(request.POST.get("next", ""), taxonomy))
+
+
+@require_POST
+@role_required(Role.ANALYST, Role.ADMIN)
+def unskip_incidents(request, key):
+    """Put the incidents skipped in this session back into the taxonomy's queue."""
+    taxonomy = _active_taxonomy(key)
+    request.session.pop(_skipped_key(taxonomy), None)
+    return redirect("labeling:screen", key=taxonomy.key)
 
 
 def _safe_next(url, taxonomy):

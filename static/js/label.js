@@ -6,6 +6,7 @@
   const form = document.getElementById("label-form");
   const skipForm = document.getElementById("skip-form");
   const help = document.getElementById("keys-help");
+  const saveButton = form.querySelector("button[type=submit]");
   const dimensions = [...form.querySelectorAll("fieldset.dimension")];
   let active = 0;
   let subParent = null; // top-level option whose subcategories the number keys now pick
@@ -40,7 +41,7 @@
     else {
       subParent = null;
       sync();
-      form.querySelector("button[type=submit]").focus();
+      saveButton.focus();
     }
   }
 
@@ -93,7 +94,9 @@
       event.preventDefault();
       subParent = null;
       advance();
-    } else if (event.key === "Enter" && !target.matches("a, button")) {
+    } else if (event.key === "Enter" && (!target.matches("a, button") || target === saveButton)) {
+      // On Save too (where picking the last dimension's value leaves the focus): dimensions
+      // passed over still take their suggestion.
       event.preventDefault();
       acceptSuggestions();
       form.requestSubmit();
