@@ -2,12 +2,13 @@
 
 One JSON object a line: `{"incident", "source" (optional), "taxonomy", "dimension", "value",
 "annotator", "adjudication" (optional)}`. A bad line is reported with its number and field
-and the others are kept; only a file that cannot be decoded at all is refused whole.
+and the others are kept (but for the rest of its value set, see `import_labels`); only a file
+that cannot be decoded at all is refused whole.
 """
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Longest text a field may hold: the columns these values are looked up in (Incident.external_id
 # is 255, Incident.source 64, slugs 64, a Django username 150).
@@ -33,6 +34,9 @@ class LineError:
     line: int
     field: str
     reason: str
+    # The line's other fields when only its value is wrong: import_labels refuses the rest of
+    # that value set with it, so that a typo never half-replaces a multi-valued label.
+    label: "LabelLine | None" = field(default=None, compare=False, repr=False)
 
     def __str__(self):
         where = f"line {self.line}, field {self.field}" if self.field else f"line {self.line}"
@@ -57,6 +61,7 @@ class LabelLine:
 class LabelGroup:
     """The lines that make one annotation: a multi-valued dimension's value set is several lines."""
 
+    key: tuple
     lines: tuple
 
     @property
@@ -92,24 +97,44 @@ def parse_label_text(text):
 
 
 def parse_label_line(number, raw):
-    """Check one line: a LabelLine, or the LineError of its first problem."""
+    """Check one line: a LabelLine, or the LineError of its first problem.
+
+    The value is checked last, so that a line wrong only in its value still names the value
+    set it belongs to (`LineError.label`) and the importer can refuse that set whole.
+    """
     try:
         data = json.loads(raw)
     except ValueError as error:
         return LineError(number, "", f"not valid JSON: {error}")
     if not isinstance(data, dict):
         return LineError(number, "", f"expected a JSON object, found {type(data).__name__}")
-    values = {}
-    for name, limit in FIELD_LIMITS.items():
-        value = data.get(name)
-        problem = _text_problem(value, limit, required=name in REQUIRED_FIELDS)
-        if problem:
-            return LineError(number, name, problem)
-        values[name] = (value or "").strip()
+    problems = _field_problems(data)
+    first = next((name for name, problem in problems.items() if problem), "value")
+    if first != "value":
+        return LineError(number, first, problems[first])
+    line = LabelLine(
+        line=number,
+        adjudication=data.get("adjudication", False),
+        value="" if problems["value"] else data["value"].strip(),
+        **{name: (data.get(name) or "").strip() for name in FIELD_LIMITS if name != "value"},
+    )
+    if problems["value"]:
+        return LineError(number, "value", problems["value"], label=line)
+    return line
+
+
+def _field_problems(data):
+    """{field: what is wrong with it, or None}, the value last."""
+    problems = {
+        name: _text_problem(data.get(name), limit, required=name in REQUIRED_FIELDS)
+        for name, limit in FIELD_LIMITS.items()
+        if name != "value"
+    }
     adjudication = data.get("adjudication", False)
     if not isinstance(adjudication, bool):
-        return LineError(number, "adjudication", f"must be true or false, not {adjudication!r}")
-    return LabelLine(line=number, adjudication=adjudication, **values)
+        problems["adjudication"] = f"must be true or false, not {adjudication!r}"
+    problems["value"] = _text_problem(data.get("value"), FIELD_LIMITS["value"], required=True)
+    return problems
 
 
 def _text_problem(value, limit, required):
@@ -119,17 +144,30 @@ def _text_problem(value, limit, required):
         return f"must be text, not {type(value).__name__}"
     if len(value.strip()) > limit:
         return f"is longer than {limit} characters"
+    # PostgreSQL text cannot hold NUL, and a lone surrogate (a JSON "\ud800" escape) is not
+    # UTF-8 at all: either would abort the whole import at its first query.
+    unstorable = next((char for char in value if char == "\x00" or "\ud800" <= char <= "\udfff"), None)
+    if unstorable is not None:
+        return f"contains U+{ord(unstorable):04X}, which cannot be stored"
     return None
 
 
-def group_label_lines(lines):
-    """Gather the lines of one annotator, incident, dimension and role into LabelGroups.
+def label_group_key(line, incident):
+    """The value set a line belongs to: one annotator's, on one incident and dimension, in one role.
+
+    `incident` is the incident the line resolves to, not its text: a line with a source and one
+    without can name the same incident, and must then fall in the same set.
+    """
+    return (incident, line.taxonomy, line.dimension, line.annotator, line.adjudication)
+
+
+def group_label_lines(lines, incident_of):
+    """Gather LabelLines into LabelGroups in the file's order; `incident_of(line)` resolves a line's incident.
 
     Several lines of the same annotator on the same incident and dimension form one value
-    set (a multi-valued dimension such as mitigation); groups keep the file's order.
+    set (a multi-valued dimension such as mitigation).
     """
     groups = defaultdict(list)
     for line in lines:
-        key = (line.source, line.incident, line.taxonomy, line.dimension, line.annotator, line.adjudication)
-        groups[key].append(line)
-    return [LabelGroup(tuple(group)) for group in groups.values()]
+        groups[label_group_key(line, incident_of(line))].append(line)
+    return [LabelGroup(key, tuple(group)) for key, group in groups.items()]

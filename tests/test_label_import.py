@@ -92,11 +92,17 @@ def test_lines_of_one_annotator_form_one_value_set():
         ]
     )
     lines, _ = parse_label_text(text)
-    groups = group_label_lines(lines)
+    groups = group_label_lines(lines, incident_of=lambda line: line.incident)
     assert [(group.first.annotator, group.values) for group in groups] == [
         ("alice", ["hotfix", "rollback"]),
         ("bob", ["hotfix"]),
     ]
+
+
+def test_a_line_wrong_only_in_its_value_still_names_its_value_set():
+    (error,) = parse_label_text(_line(dimension="mitigation", value=["hotfix", "rollback"]))[1]
+    assert str(error) == "line 1, field value: must be text, not list"
+    assert (error.label.incident, error.label.dimension, error.label.annotator) == ("INC-1", "mitigation", "alice")
 
 
 @pytest.mark.parametrize("content", [b"", b"  \n", b"\xff\xfe{}"])
@@ -177,7 +183,7 @@ def test_bad_lines_are_reported_and_good_lines_kept(tmp_path, taxonomy, make_inc
             _line(incident="NOPE"),
             _line(taxonomy="nope"),
             _line(dimension="nope"),
-            _line(value="nope"),
+            _line(value="nope", annotator="bob"),
             "{broken",
             _line(annotator=None),
             _line(),
@@ -194,6 +200,105 @@ def test_bad_lines_are_reported_and_good_lines_kept(tmp_path, taxonomy, make_inc
     ]
     assert "1 annotations created, 0 unchanged, 6 lines rejected" in out
     assert _decided(incident, "category") == [("timeout", "single")]
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "character"),
+    [("annotator", "bo\x00b", "U+0000"), ("incident", "INC-\ud800", "U+D800"), ("value", "time\x00out", "U+0000")],
+)
+def test_text_the_database_cannot_store_is_a_line_error(tmp_path, taxonomy, make_incident, field, text, character):
+    incident = make_incident(external_id="INC-1")
+    path = _write(tmp_path, [_line(), _line(**{"annotator": "bob", field: text})])
+    # when
+    out, err = _run(path)
+    # then
+    assert err.splitlines() == [f"{path}: line 2, field {field}: contains {character}, which cannot be stored"]
+    assert "1 annotations created, 0 unchanged, 1 lines rejected, users created: alice." in out
+    assert list(Annotation.objects.values_list("annotator__username", flat=True)) == ["alice"]
+    assert _decided(incident, "category") == [("timeout", "single")]
+
+
+def test_lines_with_and_without_source_make_one_value_set(tmp_path, taxonomy, make_incident):
+    incident = make_incident(external_id="INC-1")
+    path = _write(
+        tmp_path,
+        [_line(dimension="mitigation", value="hotfix"), _line(source=None, dimension="mitigation", value="rollback")],
+    )
+    _run(path)
+    # when
+    out, _ = _run(path)
+    # then
+    assert "0 annotations created, 1 unchanged, 0 lines rejected." in out
+    annotation = Annotation.objects.get()
+    assert sorted(annotation.options.values_list("key", flat=True)) == ["hotfix", "rollback"]
+    assert _decided(incident, "mitigation") == [("hotfix", "single"), ("rollback", "single")]
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("rolback", "'rolback' is not an option of 'mitigation'"), (7, "must be text, not int"), ("", "is required")],
+)
+def test_a_refused_line_keeps_the_stored_value_set_whole(tmp_path, taxonomy, make_incident, value, reason):
+    # given alice's stored {hotfix, rollback}
+    incident = make_incident(external_id="INC-1")
+    _run(_write(tmp_path, [_line(dimension="mitigation", value=key) for key in ("hotfix", "rollback")]))
+    before = list(Annotation.objects.values_list("pk", flat=True))
+    path = _write(
+        tmp_path,
+        [
+            _line(dimension="mitigation", value="hotfix"),
+            _line(dimension="mitigation", value=value),
+            _line(annotator="bob"),
+        ],
+        name="retyped.jsonl",
+    )
+    # when
+    out, err = _run(path)
+    # then
+    assert err.splitlines() == [
+        f"{path}: line 1: not applied: its value set has refused line 2",
+        f"{path}: line 2, field value: {reason}",
+    ]
+    assert "1 annotations created, 0 unchanged, 2 lines rejected, users created: bob." in out
+    assert list(Annotation.objects.filter(annotator__username="alice").values_list("pk", flat=True)) == before
+    assert _decided(incident, "mitigation") == [("hotfix", "single"), ("rollback", "single")]
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        [_line(annotator="zed"), _line(annotator="zed", value="crash")],
+        [
+            _line(annotator="zed", dimension="mitigation", value="hotfix"),
+            _line(annotator="zed", dimension="mitigation", value="nope"),
+        ],
+    ],
+)
+def test_an_annotator_with_no_saved_line_is_not_created(tmp_path, taxonomy, make_incident, refused):
+    make_incident(external_id="INC-1")
+    path = _write(tmp_path, [_line(), *refused])
+    out, _ = _run(path)
+    assert out.endswith("users created: alice.\n")
+    assert list(get_user_model().objects.values_list("username", flat=True)) == ["alice"]
+
+
+@pytest.mark.parametrize("username", ["ann smith", "ops/ann", "ann:1"])
+def test_an_annotator_name_django_refuses_is_a_line_error(tmp_path, taxonomy, make_incident, username):
+    make_incident(external_id="INC-1")
+    path = _write(tmp_path, [_line(), _line(annotator=username)])
+    _, err = _run(path)
+    assert err.splitlines() == [
+        f"{path}: line 2, field annotator: {username!r} is not a valid username: Enter a valid username. "
+        "This value may contain only letters, numbers, and @/./+/-/_ characters."
+    ]
+    assert not get_user_model().objects.filter(username=username).exists()
+
+
+def test_an_existing_user_is_taken_as_is(tmp_path, taxonomy, make_incident):
+    make_incident(external_id="INC-1")
+    legacy = get_user_model().objects.create(username="ann smith")
+    _run(_write(tmp_path, [_line(annotator="ann smith")]))
+    assert Annotation.objects.get().annotator == legacy
 
 
 def test_two_values_on_a_single_valued_dimension_are_refused(taxonomy, make_incident):

@@ -4,14 +4,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.actions import create_user_with_role
 from accounts.roles import Role
 from incidents.models import Incident
-from labeling.actions.annotations import LabelError, save_annotation
+from labeling.actions.annotations import LabelError, check_options, save_annotation
 from labeling.choices import AnnotationSource
-from labeling.label_file import LineError, group_label_lines
+from labeling.label_file import LineError, group_label_lines, label_group_key
 from labeling.models import Dimension, Option, Taxonomy
 
 
@@ -30,49 +31,68 @@ class LabelImportResult:
 
 
 @transaction.atomic
-def import_labels(lines):
+def import_labels(lines, parse_errors=()):
     """Save the checked LabelLines of a file as imported annotations; return a LabelImportResult.
 
-    Lines naming an unknown incident, taxonomy, dimension or option are refused one by one
-    and the rest are kept. Each annotator's value goes through `save_annotation`, which
-    leaves a value already held unchanged, so importing the same file twice changes nothing.
+    Lines naming an unknown incident, taxonomy, dimension or option are refused one by one.
+    So is the rest of a refused line's value set (`parse_errors` bring those refused for their
+    value when the file was read): its stored value stays whole rather than half-replaced.
+    Other value sets are kept. Each goes through `save_annotation`, which leaves a value
+    already held unchanged, so importing the same file twice changes nothing.
     """
     result = LabelImportResult()
-    lookup = _Lookup.for_lines(lines)
-    good = []
+    wrong_values = [error.label for error in parse_errors if error.label is not None]
+    lookup = _Lookup.for_lines([*lines, *wrong_values])
+    good, refused = [], list(wrong_values)
     for line in lines:
         error = _lookup_error(line, lookup)
         if error is None:
             good.append(line)
         else:
             result.errors.append(error)
-    groups = group_label_lines(good)
-    users = _users(sorted({group.first.annotator for group in groups}), result)
-    for group in groups:
-        _save_group(group, lookup, users, result)
+            refused.append(line)
+    refused_in_set = _refused_line_numbers_by_set(refused, lookup)
+    for group in group_label_lines(good, lookup.incident_of):
+        if group.key in refused_in_set:
+            _refuse_group(group, refused_in_set[group.key], result)
+        else:
+            _save_group(group, lookup, result)
     result.errors.sort(key=lambda error: error.line)
     return result
 
 
 @dataclass
 class _Lookup:
-    """The rows the lines name, fetched once: incidents, dimensions and their options."""
+    """The rows the lines name, fetched once: incidents, dimensions, options and annotators."""
 
     incidents: dict
     taxonomies: set
     dimensions: dict
     options: dict
+    users: dict
 
     @classmethod
     def for_lines(cls, lines):
         keys = {line.taxonomy for line in lines}
         taxonomies = set(Taxonomy.objects.filter(key__in=keys, active=True).values_list("key", flat=True))
         dimensions = _dimensions(taxonomies)
-        return cls(_incidents(lines), taxonomies, dimensions, _options(dimensions.values()))
+        users = get_user_model().objects.filter(username__in={line.annotator for line in lines})
+        return cls(
+            _incidents(lines),
+            taxonomies,
+            dimensions,
+            _options(dimensions.values()),
+            {user.username: user for user in users},
+        )
+
+    def incident_of(self, line):
+        """The one incident the line names, or None when it names none or several."""
+        found = self.incidents.get((line.source, line.incident), [])
+        return found[0] if len(found) == 1 else None
 
 
 def _lookup_error(line, lookup):
-    """The LineError of the first name on the line that matches nothing, or None."""
+    """The LineError of the first name on the line that matches nothing (or names a user it cannot make), or None."""
     found = lookup.incidents.get((line.source, line.incident), [])
     if not found:
         where = f" of source {line.source!r}" if line.source else ""
@@ -87,6 +107,18 @@ def _lookup_error(line, lookup):
         return LineError(line.line, "dimension", f"taxonomy {line.taxonomy!r} has no dimension {line.dimension!r}")
     if (dimension.pk, line.value) not in lookup.options:
         return LineError(line.line, "value", f"{line.value!r} is not an option of {line.dimension!r}")
+    if line.annotator not in lookup.users:
+        return _username_error(line)
+    return None
+
+
+def _username_error(line):
+    """The LineError of an annotator the import cannot create: Django's own username rules, or None."""
+    try:
+        get_user_model()._meta.get_field("username").run_validators(line.annotator)
+    except ValidationError as error:
+        reason = f"{line.annotator!r} is not a valid username: {' '.join(error.messages)}"
+        return LineError(line.line, "annotator", reason)
     return None
 
 
@@ -112,34 +144,49 @@ def _options(dimensions):
     return {(option.dimension_id, option.key): option for option in options}
 
 
-def _users(usernames, result):
-    """{username: user}: existing users as they are; missing ones created with the analyst role."""
-    users = {user.username: user for user in get_user_model().objects.filter(username__in=usernames)}
-    for username in usernames:
-        if username not in users:
-            users[username], _ = create_user_with_role(username, Role.ANALYST)
-            result.users_created.append(username)
-    return users
+def _refused_line_numbers_by_set(refused, lookup):
+    """{value set key: [numbers of its refused lines]}, for the refused lines whose incident is known."""
+    numbers = defaultdict(list)
+    for line in refused:
+        incident = lookup.incident_of(line)
+        if incident is not None:
+            numbers[label_group_key(line, incident)].append(line.line)
+    return numbers
 
 
-def _save_group(group, lookup, users, result):
+def _refuse_group(group, refused_numbers, result):
+    """Report the lines of a value set that are not applied because another of its lines was refused."""
+    numbers = ", ".join(map(str, refused_numbers))
+    reason = f"not applied: its value set has refused line{'s' if len(refused_numbers) > 1 else ''} {numbers}"
+    result.errors.extend(LineError(line.line, "", reason) for line in group.lines)
+
+
+def _save_group(group, lookup, result):
+    """Save one value set; a new annotator's user is created only once the value is known to fit."""
     line = group.first
-    incident = lookup.incidents[(line.source, line.incident)][0]
     dimension = lookup.dimensions[(line.taxonomy, line.dimension)]
-    options = [lookup.options[(dimension.pk, value)] for value in group.values]
     try:
-        _, created = save_annotation(
-            incident,
-            dimension,
-            users[line.annotator],
-            options,
-            source=AnnotationSource.IMPORT,
-            adjudication=line.adjudication,
-        )
+        options = check_options(dimension, [lookup.options[(dimension.pk, value)] for value in group.values])
     except LabelError as error:
         result.errors.extend(LineError(member.line, "value", str(error)) for member in group.lines)
         return
+    _, created = save_annotation(
+        lookup.incident_of(line),
+        dimension,
+        _annotator(line.annotator, lookup, result),
+        options,
+        source=AnnotationSource.IMPORT,
+        adjudication=line.adjudication,
+    )
     if created:
         result.created += 1
     else:
         result.unchanged += 1
+
+
+def _annotator(username, lookup, result):
+    """The annotator's user: an existing one as it is, a missing one created with the analyst role."""
+    if username not in lookup.users:
+        lookup.users[username], _ = create_user_with_role(username, Role.ANALYST)
+        result.users_created.append(username)
+    return lookup.users[username]

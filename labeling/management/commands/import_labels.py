@@ -9,8 +9,8 @@ from labeling.label_file import LabelFileError, decode_label_file, parse_label_t
 class Command(BaseCommand):
     help = (
         "Import human labels from a JSON lines file (PRODUCT.md §4) as annotations and the decisions "
-        "they imply. Bad lines are listed on stderr and skipped; a file that cannot be read changes "
-        "nothing and exits non-zero."
+        "they imply. Bad lines are listed on stderr and skipped, with the rest of their value set; a file "
+        "that cannot be read changes nothing and exits non-zero."
     )
 
     def add_arguments(self, parser):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         except LabelFileError as error:
             raise CommandError(f"{file}: {error}") from None
         lines, errors = parse_label_text(text)
-        result = import_labels(lines)
+        result = import_labels(lines, errors)
         for error in sorted([*errors, *result.errors], key=lambda error: error.line):
             self.stderr.write(f"{file}: {error}")
         rejected = len({error.line for error in errors}) + result.rejected_lines
