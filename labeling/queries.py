@@ -131,6 +131,7 @@ def taxonomy_as_data(taxonomy):
             {
                 "key": dimension.key,
                 "name": dimension.name,
+                "description": dimension.description,
                 "multi": dimension.multi,
                 "options": [option_data(option, children_of) for option in children_of[None]],
             }

@@ -1,10 +1,23 @@
-"""Read and check taxonomy files (PRODUCT.md §4): pure, no database."""
+"""Read and check taxonomy files (PRODUCT.md §4): pure, no database.
+
+Text limits come from the model fields, so a file that passes here also fits the tables.
+"""
 
 import json
 import re
 from dataclasses import dataclass, field
 
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+import yaml
+from yaml.composer import ComposerError
+
+from labeling.models import Dimension, Option, Taxonomy
+
+_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+# The labeling screen shows two levels (category, subcategory). Ten leave room for more while
+# the recursive parse, import (actions.import_taxonomy) and export (queries.taxonomy_as_data)
+# stay far from Python's recursion limit.
+MAX_OPTION_DEPTH = 10
 
 
 class TaxonomyFileError(ValueError):
@@ -38,18 +51,47 @@ class TaxonomySpec:
     dimensions: list
 
 
+class _AliasFreeLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases before they are expanded.
+
+    A taxonomy needs no anchors, and aliases let a few hundred bytes stand for millions of
+    options (each level of aliases multiplies them) or for an option inside itself.
+    """
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise ComposerError(None, None, "aliases (*name) are not allowed in a taxonomy file", mark)
+        return super().compose_node(parent, index)
+
+
 def parse_taxonomy_text(text, filename="taxonomy"):
     """Parse JSON, or YAML when the name says so, into a checked TaxonomySpec."""
+    load = _load_yaml if filename.endswith((".yaml", ".yml")) else _load_json
     try:
-        if filename.endswith((".yaml", ".yml")):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except (ValueError, ImportError) as error:
-        raise TaxonomyFileError(f"{filename}: not valid JSON/YAML: {error}") from None
+        data = load(text, filename)
+    except RecursionError:
+        raise TaxonomyFileError(f"{filename}: nested too deeply to be a taxonomy") from None
     return parse_taxonomy(data, filename)
+
+
+def _load_json(text, filename):
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise TaxonomyFileError(f"{filename}: not valid JSON: {error}") from None
+
+
+def _load_yaml(text, filename):
+    try:
+        return yaml.load(text, Loader=_AliasFreeLoader)  # noqa: S506 - a SafeLoader
+    except yaml.MarkedYAMLError as error:
+        if error.problem_mark is None:
+            raise TaxonomyFileError(f"{filename}: not valid YAML: {error}") from None
+        line = error.problem_mark.line + 1
+        raise TaxonomyFileError(f"{filename}: line {line}: not valid YAML: {error.problem}") from None
+    except yaml.YAMLError as error:
+        raise TaxonomyFileError(f"{filename}: not valid YAML: {error}") from None
 
 
 def parse_taxonomy(data, where="taxonomy"):
@@ -61,8 +103,8 @@ def parse_taxonomy(data, where="taxonomy"):
     _require_unique([spec.key for spec in specs], f"{where}.dimensions", "dimension key")
     return TaxonomySpec(
         key=_key(data, where),
-        name=_text(data, "name", where, required=True),
-        description=_text(data, "description", where),
+        name=_text(data, Taxonomy, "name", where, required=True),
+        description=_text(data, Taxonomy, "description", where),
         dimensions=specs,
     )
 
@@ -79,25 +121,29 @@ def _parse_dimension(data, where, order):
     _require_unique(list(_all_keys(specs)), where, "option key")
     return DimensionSpec(
         key=_key(data, where),
-        name=_text(data, "name", where, required=True),
-        description=_text(data, "description", where),
+        name=_text(data, Dimension, "name", where, required=True),
+        description=_text(data, Dimension, "description", where),
         multi=multi,
         order=order,
         options=specs,
     )
 
 
-def _parse_option(data, where, order):
+def _parse_option(data, where, order, depth=1):
     _require_mapping(data, where)
     children = data.get("children", [])
     if not isinstance(children, list):
         raise TaxonomyFileError(f"{where}.children: must be a list")
+    if children and depth == MAX_OPTION_DEPTH:
+        raise TaxonomyFileError(f"{where}.children: options nest at most {MAX_OPTION_DEPTH} levels deep")
     return OptionSpec(
         key=_key(data, where),
-        name=_text(data, "name", where, required=True),
-        description=_text(data, "description", where),
+        name=_text(data, Option, "name", where, required=True),
+        description=_text(data, Option, "description", where),
         order=order,
-        children=[_parse_option(item, f"{where}.children[{index}]", index) for index, item in enumerate(children)],
+        children=[
+            _parse_option(item, f"{where}.children[{index}]", index, depth + 1) for index, item in enumerate(children)
+        ],
     )
 
 
@@ -120,17 +166,43 @@ def _require_unique(keys, where, what):
         seen.add(key)
 
 
+def is_key(text):
+    """Whether `text` may be a taxonomy, dimension or option key: the one rule for files and forms."""
+    return _KEY.fullmatch(text) is not None
+
+
 def _key(data, where):
     key = data.get("key")
-    if not isinstance(key, str) or not _KEY.match(key):
+    if not isinstance(key, str) or not is_key(key):
         raise TaxonomyFileError(f"{where}.key: {key!r} is not a key (lower-case letters, digits, '_' or '-')")
     return key
 
 
-def _text(data, name, where, required=False):
+def _text(data, model, name, where, required=False):
+    """The stripped text of field `name`, refused where `model`'s table could not store it.
+
+    PostgreSQL rejects overlong, NUL and lone-surrogate text with an error that names no
+    field; checked here, the message names the place in the file.
+    """
     value = data.get(name, "")
     if not isinstance(value, str):
         raise TaxonomyFileError(f"{where}.{name}: must be text, not {type(value).__name__}")
-    if required and not value.strip():
+    value = value.strip()
+    if required and not value:
         raise TaxonomyFileError(f"{where}.{name}: is required")
-    return value.strip()
+    max_length = model._meta.get_field(name).max_length
+    if max_length is not None and len(value) > max_length:
+        raise TaxonomyFileError(f"{where}.{name}: longer than {max_length} characters")
+    if "\x00" in value:
+        raise TaxonomyFileError(f"{where}.{name}: contains a NUL character")
+    if not _is_encodable(value):
+        raise TaxonomyFileError(f"{where}.{name}: contains a lone surrogate, which is not valid Unicode")
+    return value
+
+
+def _is_encodable(value):
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -74,20 +74,27 @@ def taxonomy_upload(request):
     form = TaxonomyFileForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        if upload.size > MAX_TAXONOMY_FILE_BYTES:
-            form.add_error("file", f"{upload.name}: {upload.size} bytes is over the {MAX_TAXONOMY_FILE_BYTES} limit")
+        try:
+            taxonomy = import_taxonomy(_read_taxonomy_upload(upload), actor=request.user)
+        except TaxonomyFileError as error:
+            form.add_error("file", str(error))
+        except LabelError as error:
+            form.add_error("file", f"{upload.name}: {error}")
         else:
-            try:
-                spec = parse_taxonomy_text(upload.read().decode("utf-8"), upload.name)
-            except UnicodeDecodeError:
-                form.add_error("file", f"{upload.name}: not UTF-8 text")
-            except TaxonomyFileError as error:
-                form.add_error("file", str(error))
-            else:
-                taxonomy = import_taxonomy(spec, actor=request.user)
-                messages.success(request, f"Taxonomy {taxonomy.key} imported.")
-                return redirect("labeling:taxonomy", key=taxonomy.key)
+            messages.success(request, f"Taxonomy {taxonomy.key} imported.")
+            return redirect("labeling:taxonomy", key=taxonomy.key)
     return render(request, "labeling/taxonomy_upload.html", {"form": form})
+
+
+def _read_taxonomy_upload(upload):
+    """The checked TaxonomySpec of an uploaded file; TaxonomyFileError says what is wrong with it."""
+    if upload.size > MAX_TAXONOMY_FILE_BYTES:
+        raise TaxonomyFileError(f"{upload.name}: {upload.size} bytes is over the {MAX_TAXONOMY_FILE_BYTES} limit")
+    try:
+        text = upload.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise TaxonomyFileError(f"{upload.name}: not UTF-8 text") from None
+    return parse_taxonomy_text(text, upload.name)
 
 
 @role_required(Role.ADMIN, Role.ANALYST, Role.MANAGER)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.actions import import_taxonomy
+from labeling.actions import LabelError, import_taxonomy
 from labeling.taxonomy_file import TaxonomyFileError, parse_taxonomy_text
 
 
@@ -20,7 +20,10 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: cannot read: {error}") from None
         except TaxonomyFileError as error:
             raise CommandError(str(error)) from None
-        taxonomy = import_taxonomy(spec)
+        try:
+            taxonomy = import_taxonomy(spec)
+        except LabelError as error:
+            raise CommandError(f"{file}: {error}") from None
         options_count = sum(dimension.options.count() for dimension in taxonomy.dimensions.all())
         self.stdout.write(
             f"Taxonomy {taxonomy.key!r}: {taxonomy.dimensions.count()} dimensions, {options_count} options."
