@@ -6,6 +6,7 @@ from incidents.choices import Severity
 from labeling.actions.taxonomy_versions import Change
 from labeling.models import Option, Taxonomy
 from labeling.queue import QueueOrder
+from labeling.taxonomy_file import is_key
 
 MAX_SIMILAR_RESULTS = 50
 
@@ -131,12 +132,18 @@ class TaxonomySettingsForm(forms.ModelForm):
         )
 
 
+def validate_option_key(value):
+    """Refuse a key the taxonomy importer would refuse, so a key made here survives export and re-import."""
+    if not is_key(value):
+        raise forms.ValidationError(f"{value!r} is not a key (lower-case letters, digits, '_' or '-')")
+
+
 class OptionChangeForm(forms.Form):
     """One change to an option that makes a new taxonomy version (labels carried over)."""
 
     option = forms.ChoiceField(label="Option")
     change = forms.ChoiceField(choices=[choice for choice in Change.choices if choice[0] != Change.SAME])
-    new_key = forms.SlugField(max_length=64, required=False, label="New key (rename)")
+    new_key = forms.CharField(max_length=64, required=False, validators=[validate_option_key], label="New key (rename)")
     new_name = forms.CharField(max_length=200, required=False, label="New name (rename)")
     into = forms.SlugField(max_length=64, required=False, label="Merge into (option key)")
     parts = forms.CharField(
@@ -160,17 +167,22 @@ class OptionChangeForm(forms.Form):
             fields = [field.strip() for field in line.split("|")]
             if len(fields) < 2 or not fields[0] or not fields[1]:
                 raise forms.ValidationError(f"Line {number}: write 'key | name | description'.")
+            try:
+                validate_option_key(fields[0])
+            except forms.ValidationError as error:
+                raise forms.ValidationError(f"Line {number}: {error.messages[0]}") from None
             parts.append((fields[0], fields[1], fields[2] if len(fields) > 2 else ""))
         return parts
 
     def clean(self):
         cleaned = super().clean()
         change = cleaned.get("change")
-        if change == Change.RENAME and not (cleaned.get("new_key") or cleaned.get("new_name")):
+        # A key or part that failed its own check is missing here and has said why already.
+        if change == Change.RENAME and "new_key" in cleaned and not (cleaned["new_key"] or cleaned.get("new_name")):
             self.add_error("new_name", "A rename needs a new key or a new name.")
         if change == Change.MERGE and not cleaned.get("into"):
             self.add_error("into", "Say which option to merge into.")
-        if change == Change.SPLIT and len(cleaned.get("parts") or []) < 2:
+        if change == Change.SPLIT and "parts" in cleaned and len(cleaned["parts"]) < 2:
             self.add_error("parts", "A split needs at least two parts.")
         return cleaned
 

@@ -4,12 +4,14 @@ import json
 from io import StringIO
 
 import pytest
+from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
-from labeling.actions import Change, LabelError, create_version, save_annotation
+from labeling.actions import Change, LabelError, create_version, import_taxonomy, save_annotation
 from labeling.models import Decision, Option, OptionMapping, Taxonomy
+from labeling.taxonomy_file import parse_taxonomy
 
 
 def _option(taxonomy, key):
@@ -117,3 +119,105 @@ def test_admin_imports_a_taxonomy_file_and_bad_files_say_why(login, adam, db):
     response = client.post(url, {"file": SimpleUploadedFile("t.json", json.dumps(good).encode())})
     assert response.status_code == 302
     assert Taxonomy.objects.filter(key="x", active=True).exists()
+
+
+def _post_change(client, taxonomy, data):
+    """Post an option change; return the messages it left for the taxonomy page."""
+    response = client.post(reverse("labeling:taxonomy-change", args=[taxonomy.key]), data)
+    assert response.status_code == 302
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+@pytest.fixture
+def deep(db):
+    """A taxonomy three levels deep: a > b > c, and z beside a."""
+    options = [
+        {"key": "a", "name": "A", "children": [{"key": "b", "name": "B", "children": [{"key": "c", "name": "C"}]}]},
+        {"key": "z", "name": "Z"},
+    ]
+    return import_taxonomy(
+        parse_taxonomy({"key": "deep", "name": "Deep", "dimensions": [{"key": "d", "name": "D", "options": options}]})
+    )
+
+
+NOT_A_KEY = "is not a key (lower-case letters, digits, '_' or '-')"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"change": "rename", "new_key": "timeout"}, "category already has an option 'timeout'"),
+        ({"change": "split", "parts": "oom | OOM\ntimeout | Timeout"}, "category already has an option 'timeout'"),
+        ({"change": "split", "parts": "oom | OOM\noom | OOM again"}, "the key 'oom' is given twice"),
+        # the importer's key rule, so a key made here survives export and re-import
+        ({"change": "rename", "new_key": "Engine_Crash"}, f"New key (rename): 'Engine_Crash' {NOT_A_KEY}"),
+        ({"change": "rename", "new_key": "_crash"}, f"New key (rename): '_crash' {NOT_A_KEY}"),
+        (
+            {"change": "split", "parts": "Out Of Memory! | OOM\nok | OK"},
+            f"Split into: Line 1: 'Out Of Memory!' {NOT_A_KEY}",
+        ),
+    ],
+)
+def test_keys_that_are_taken_or_not_keys_are_refused(login, adam, taxonomy, data, message):
+    # when
+    shown = _post_change(login(adam), taxonomy, {"option": "category/crash", **data})
+    # then the admin is told why, and no version was made
+    assert shown == [message]
+    assert list(Taxonomy.objects.filter(key=taxonomy.key).values_list("version", "active")) == [(1, True)]
+
+
+def test_an_option_cannot_merge_into_its_own_sub_option(login, adam, taxonomy, deep):
+    shown = _post_change(
+        login(adam), taxonomy, {"option": "category/inference_engine", "change": "merge", "into": "timeout"}
+    )
+    assert shown == ["'timeout' is under 'inference_engine': an option cannot merge into its own sub-option"]
+    assert Taxonomy.objects.filter(key=taxonomy.key).count() == 1
+    with pytest.raises(LabelError, match="'c' is under 'a'"):
+        create_version(deep, Change.MERGE, "d", "a", into_key="c")
+    assert Taxonomy.objects.filter(key=deep.key).count() == 1
+
+
+def test_retiring_an_option_retires_everything_under_it(deep, make_incident, alice):
+    incident = make_incident()
+    c = _option(deep, "c")
+    save_annotation(incident, c.dimension, alice, [c])
+    # when
+    new = create_version(deep, Change.RETIRE, "d", "a")
+    # then
+    assert list(Option.objects.filter(dimension__taxonomy=new).values_list("key", flat=True)) == ["z"]
+    mappings = OptionMapping.objects.filter(source__dimension__taxonomy=deep).order_by("source__key")
+    assert [(m.source.key, m.target_id, m.change) for m in mappings] == [
+        ("a", None, "retire"),
+        ("b", None, "retire"),
+        ("c", None, "retire"),
+        ("z", _option(new, "z").pk, "same"),
+    ]
+    assert _decided(incident, new) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "ruling", "decided"),
+    [
+        # alice says crash, bob says timeout: undecided until crash goes
+        ({"change": Change.MERGE, "into_key": "timeout"}, None, [("timeout", "agreement")]),
+        ({"change": Change.RETIRE}, None, [("timeout", "single")]),
+        # an adjudication still rules
+        ({"change": Change.MERGE, "into_key": "timeout"}, "crash", [("timeout", "adjudication")]),
+        ({"change": Change.MERGE, "into_key": "latency_spike"}, "timeout", [("timeout", "adjudication")]),
+    ],
+)
+def test_decisions_follow_the_carried_over_annotations(
+    taxonomy, make_incident, alice, bob, adam, change, ruling, decided
+):
+    # given
+    incident = make_incident()
+    crash, timeout = _option(taxonomy, "crash"), _option(taxonomy, "timeout")
+    save_annotation(incident, crash.dimension, alice, [crash])
+    save_annotation(incident, crash.dimension, bob, [timeout])
+    if ruling:
+        save_annotation(incident, crash.dimension, adam, [_option(taxonomy, ruling)], adjudication=True)
+    # when
+    new = create_version(taxonomy, change.pop("change"), "category", "crash", **change)
+    # then
+    rows = Decision.objects.filter(incident=incident, dimension__taxonomy=new, dimension__key="category")
+    assert [(row.option.key, row.method) for row in rows] == decided

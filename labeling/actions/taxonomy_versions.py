@@ -5,11 +5,14 @@ one change, an OptionMapping row per old option says where it went, and the deci
 current annotations are carried over through that mapping.
 """
 
+from collections import defaultdict
+
 from django.db import transaction
 from django.db.models import Max, TextChoices
 
 from accounts import audit
-from labeling.actions.annotations import LabelError
+from incidents.models import Incident
+from labeling.actions.annotations import LabelError, refresh_decision
 from labeling.models import Annotation, Decision, Dimension, Option, OptionMapping, Taxonomy
 
 
@@ -100,6 +103,7 @@ def _apply(change, dimension, source, copies, new_key, new_name, into_key, parts
     """Apply the change to the copies; return {old option id: (new option or None, change, needs_review)}."""
     copy = copies[source.pk]
     if change == Change.RENAME:
+        _require_free_keys(dimension, source, [new_key] if new_key else [])
         copy.key, copy.name = new_key or copy.key, new_name or copy.name
         copy.save(update_fields=["key", "name"])
         return {source.pk: (copy, Change.RENAME, False)}
@@ -107,22 +111,51 @@ def _apply(change, dimension, source, copies, new_key, new_name, into_key, parts
         into = dimension.options.filter(key=into_key).exclude(pk=source.pk).first()
         if into is None:
             raise LabelError(f"{dimension.key} has no other option {into_key!r} to merge into")
+        if into.pk in _subtree(dimension, source):
+            # Refused: the sub-option would become its own parent (or its parent's child), and a
+            # label on the broad option does not say which of its sub-options was meant.
+            raise LabelError(f"{into_key!r} is under {source.key!r}: an option cannot merge into its own sub-option")
         Option.objects.filter(parent=copy).update(parent=copies[into.pk])
         copy.delete()
         return {source.pk: (copies[into.pk], Change.MERGE, False)}
     if change == Change.SPLIT:
-        return _split(source, copy, parts)
+        return _split(dimension, source, copy, parts)
     if change == Change.RETIRE:
-        retired = {source.pk: (None, Change.RETIRE, False)}
-        retired.update({child.pk: (None, Change.RETIRE, False) for child in source.children.all()})
+        # Deleting the copy deletes the copies under it too, so the whole subtree is retired.
         copy.delete()
-        return retired
+        return dict.fromkeys(_subtree(dimension, source), (None, Change.RETIRE, False))
     raise LabelError(f"unknown change {change!r}")
 
 
-def _split(source, copy, parts):
+def _subtree(dimension, root):
+    """Ids of `root` and of every option under it, at any depth."""
+    children = defaultdict(list)
+    for pk, parent_id in dimension.options.values_list("pk", "parent_id"):
+        children[parent_id].append(pk)
+    ids, pending = set(), [root.pk]
+    while pending:
+        pk = pending.pop()
+        ids.add(pk)
+        pending.extend(children[pk])
+    return ids
+
+
+def _require_free_keys(dimension, source, keys):
+    """Refuse keys that another option of the dimension has, or that repeat: keys are unique per dimension."""
+    taken = set(dimension.options.exclude(pk=source.pk).values_list("key", flat=True))
+    seen = set()
+    for key in keys:
+        if key in taken:
+            raise LabelError(f"{dimension.key} already has an option {key!r}")
+        if key in seen:
+            raise LabelError(f"the key {key!r} is given twice")
+        seen.add(key)
+
+
+def _split(dimension, source, copy, parts):
     if len(parts) < 2:
         raise LabelError("a split needs at least two parts")
+    _require_free_keys(dimension, source, [key for key, _, _ in parts])
     first_key, first_name, first_description = parts[0]
     copy.key, copy.name, copy.description = first_key, first_name, first_description or copy.description
     copy.save(update_fields=["key", "name", "description"])
@@ -143,17 +176,22 @@ def _write_mappings(copies, targets):
 
 
 def carry_over_labels(old, new):
-    """Copy decisions and current annotations of `old` onto `new` through the option mappings."""
-    mapping = dict(
-        OptionMapping.objects.filter(source__dimension__taxonomy=old, target__isnull=False).values_list(
-            "source_id", "target_id"
-        )
-    )
-    new_dimension_of = dict(Option.objects.filter(pk__in=set(mapping.values())).values_list("pk", "dimension_id"))
+    """Carry the decisions and current annotations of `old` over to `new` through the option mappings.
+
+    Decisions are copied in one query: where options map one to one (same, rename, split),
+    annotators who agreed still agree. Where a merge or a retirement changed an annotation's
+    value, agreement can change too, so the decision of that incident and dimension is worked
+    out again from the carried-over annotations (`refresh_decision`), one call per such pair.
+    """
+    mappings = OptionMapping.objects.filter(source__dimension__taxonomy=old)
+    mapping = dict(mappings.filter(target__isnull=False).values_list("source_id", "target_id"))
+    lossy = set(mappings.filter(change__in=[Change.MERGE, Change.RETIRE]).values_list("source_id", flat=True))
+    new_dimension_ids = dict(new.dimensions.values_list("key", "pk"))
+    dimension_of = {pk: new_dimension_ids[key] for pk, key in old.dimensions.values_list("pk", "key")}
     decisions = [
         Decision(
             incident_id=decision.incident_id,
-            dimension_id=new_dimension_of[mapping[decision.option_id]],
+            dimension_id=dimension_of[decision.dimension_id],
             option_id=mapping[decision.option_id],
             method=decision.method,
             decided_by_id=decision.decided_by_id,
@@ -163,17 +201,32 @@ def carry_over_labels(old, new):
     ]
     # ignore_conflicts: two old options merged into one new option give one decision row.
     Decision.objects.bulk_create(decisions, ignore_conflicts=True)
-    _carry_over_annotations(old, mapping, new_dimension_of)
+    changed = _carry_over_annotations(old, mapping, lossy, dimension_of)
+    _refresh_decisions(changed)
 
 
-def _carry_over_annotations(old, mapping, new_dimension_of):
+def _carry_over_annotations(old, mapping, lossy, dimension_of):
+    """Copy the current annotations; return the (incident id, new dimension id) pairs whose values changed."""
+    changed = set()
     current = Annotation.objects.filter(dimension__taxonomy=old, is_current=True).prefetch_related("options")
     for annotation in current:
-        options = sorted({mapping[option.pk] for option in annotation.options.all() if option.pk in mapping})
+        old_options = {option.pk for option in annotation.options.all()}
+        if old_options & lossy:
+            changed.add((annotation.incident_id, dimension_of[annotation.dimension_id]))
+        options = sorted({mapping[pk] for pk in old_options if pk in mapping})
         if not options:
             continue
         copy = Annotation.objects.create(
-            incident_id=annotation.incident_id, dimension_id=new_dimension_of[options[0]],
+            incident_id=annotation.incident_id, dimension_id=dimension_of[annotation.dimension_id],
             annotator_id=annotation.annotator_id, source=annotation.source, is_adjudication=annotation.is_adjudication,
         )  # fmt: skip
         copy.options.set(options)
+    return changed
+
+
+def _refresh_decisions(pairs):
+    """Make the decision of each (incident id, dimension id) pair follow its carried-over annotations."""
+    incidents = Incident.objects.in_bulk({incident_id for incident_id, _ in pairs})
+    dimensions = Dimension.objects.select_related("taxonomy").in_bulk({dimension_id for _, dimension_id in pairs})
+    for incident_id, dimension_id in pairs:
+        refresh_decision(incidents[incident_id], dimensions[dimension_id])

@@ -46,7 +46,9 @@ def change_option(request, key):
     taxonomy = get_object_or_404(Taxonomy, key=key, active=True)
     form = OptionChangeForm(taxonomy, request.POST)
     if not form.is_valid():
-        messages.error(request, form.errors.as_text())
+        # Plain text: the page escapes messages, and as_text() would have escaped them already.
+        text = " ".join(f"{form[name].label}: {error}" for name, errors in form.errors.items() for error in errors)
+        messages.error(request, text)
         return redirect("labeling:taxonomy", key=key)
     dimension_key, option_key = form.cleaned_data["option"].split("/", 1)
     try:
