@@ -27,7 +27,7 @@ def _decided(dimension):
     return Exists(Decision.objects.filter(incident_id=OuterRef("pk"), dimension=dimension))
 
 
-def _open_to(analyst, dimension):
+def open_to(analyst, dimension):
     """The incident still needs this analyst's value on this dimension.
 
     Undecided, not voted on by them, and not voted on by two others already (a
@@ -51,7 +51,7 @@ def labeling_queue(taxonomy, analyst, order=QueueOrder.CONFIDENCE, filters=None)
         return Incident.objects.none()
     needed = Q()
     for dimension in dimensions:
-        needed |= _open_to(analyst, dimension)
+        needed |= open_to(analyst, dimension)
     queryset = apply_filters(Incident.objects.filter(needed), filters or {})
     return _ordered(queryset, dimensions, order)
 

@@ -20,6 +20,7 @@ from incidents.models import Incident
 from incidents.queries import incidents_visible_to
 from labeling import embeddings
 from labeling.models import Decision, Embedding, Option
+from labeling.queue import open_to
 
 # Reciprocal rank fusion constant (Cormack et al. 2009): damps the weight of top ranks.
 RRF_K = 60
@@ -70,7 +71,11 @@ def terms_of(text):
 
 
 def filter_incidents(queryset, filters):
-    """Apply the similar-search filters: the list filters, decided-only, category, undecided-on-a-dimension."""
+    """Apply the similar-search filters: the list filters, decided-only, category, and `open_to`.
+
+    `open_to` is (analyst, dimension): incidents that still need that analyst's value there
+    (labeling.queue.open_to), the candidates of a bulk apply.
+    """
     conditions = Q()
     if filters.get("service"):
         conditions &= Q(service=filters["service"])
@@ -95,9 +100,9 @@ def filter_incidents(queryset, filters):
         queryset = queryset.filter(Exists(in_category))
     elif filters.get("decided_only"):
         queryset = queryset.filter(Exists(Decision.objects.filter(incident_id=OuterRef("pk"))))
-    if filters.get("undecided_dimension"):
-        decided = Decision.objects.filter(incident_id=OuterRef("pk"), dimension=filters["undecided_dimension"])
-        queryset = queryset.filter(~Exists(decided))
+    if filters.get("open_to"):
+        analyst, dimension = filters["open_to"]
+        queryset = queryset.filter(open_to(analyst, dimension))
     return queryset
 
 

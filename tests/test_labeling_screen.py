@@ -329,3 +329,20 @@ def test_bulk_apply_previews_then_labels_only_the_ticked_similar_incidents(login
     client.post(url, {**params, "incidents": [near.pk]})
     assert _decisions(near) == [("category", "resource_exhaustion")]
     assert _decisions(also_near) == []
+
+
+def test_bulk_apply_leaves_out_incidents_waiting_on_the_analysts_own_blind_label(login, alice, make_incident, taxonomy):
+    from labeling.actions import embed_incidents
+
+    taxonomy.double_label_share = 1.0
+    taxonomy.save()
+    source = make_incident(title="KV cache full on llama-70b", postmortem="GPU memory for the KV cache ran out.")
+    mine = make_incident(title="KV cache exhausted on llama-70b again", postmortem="The KV cache filled GPU memory.")
+    other = make_incident(title="llama-70b KV cache out of memory", postmortem="KV cache memory exhausted.")
+    crash = _option(taxonomy, "crash")
+    save_annotation(mine, crash.dimension, alice, [crash])  # undecided: it waits for a second analyst
+    embed_incidents([source.pk, mine.pk, other.pk])
+    url = reverse("labeling:bulk-apply", args=[taxonomy.key, source.pk])
+    preview = login(alice).get(url, {"dimension": "category", "option": "resource_exhaustion", "count": 3})
+    # then her own pending value is not offered for silent replacement
+    assert [result.incident for result in preview.context["candidates"]] == [other]

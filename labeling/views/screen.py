@@ -216,7 +216,8 @@ def bulk_apply(request, key, pk):
     dimension = get_object_or_404(taxonomy.dimensions, key=form.cleaned_data["dimension"])
     option = get_object_or_404(dimension.options, key=form.cleaned_data["option"])
     count = form.cleaned_data.get("count") or BULK_DEFAULT_COUNT
-    candidates = find_similar_to_incident(request.user, incident, filters={"undecided_dimension": dimension}, k=count)
+    open_to_me = {"open_to": (request.user, dimension)}
+    candidates = find_similar_to_incident(request.user, incident, filters=open_to_me, k=count)
     if request.method == "POST":
         chosen = set(form.cleaned_data["incidents"]) & {result.incident.pk for result in candidates}
         for result in candidates:
