@@ -99,8 +99,8 @@ WITH dims AS (
     WHERE d.incident_id = ANY(%(ids)s)
     GROUP BY 1, 2
 ), timings AS (
-    SELECT i.id, round(extract(epoch FROM i.detected_at - i.started_at))::int AS ttd,
-           round(extract(epoch FROM i.mitigated_at - i.started_at))::int AS ttm
+    SELECT i.id, round(extract(epoch FROM i.detected_at - i.started_at))::bigint AS ttd,
+           round(extract(epoch FROM i.mitigated_at - i.started_at))::bigint AS ttm
     FROM incidents_incident i WHERE i.id = ANY(%(ids)s)
 )
 INSERT INTO analytics_incidentfact (taxonomy_id, incident_id, {", ".join(_FACT_COLUMNS)})

@@ -63,8 +63,10 @@ class IncidentFact(FilteredFact):
     `mitigation` dimensions (PRODUCT.md §3); NULL or empty where the incident is undecided.
     """
 
-    ttd_seconds = models.IntegerField(null=True, help_text="Time to detect (detected - started).")
-    ttm_seconds = models.IntegerField(null=True, help_text="Time to mitigate (mitigated - started).")
+    # 64-bit: a 32-bit column overflows past 68 years, and one incident with a typo year
+    # (mitigated in 2205) would fail the whole refresh batch it belongs to.
+    ttd_seconds = models.BigIntegerField(null=True, help_text="Time to detect (detected - started).")
+    ttm_seconds = models.BigIntegerField(null=True, help_text="Time to mitigate (mitigated - started).")
     # analytics.stats.duration_bin of the two: box plots count per bin instead of sorting values.
     ttd_bin = models.SmallIntegerField(null=True)
     ttm_bin = models.SmallIntegerField(null=True)

@@ -209,3 +209,17 @@ def test_tables_are_rows_of_the_chart_data():
     assert rows[1] == ["2025-02", 0, 0, 0, "", 0, ""]
     header, rows = timing_charts.boxes_table([{"name": "Hotfix", "box": BOX}, {"name": "Rollback", "box": None}])
     assert rows == [["Hotfix", 4, 1.0, 2.0, 4.0, 8.0, 16.0], ["Rollback", 0, None, None, None, None, None]]
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [("@evil", "'@evil"), ("-2+3", "'-2+3"), ("=HYPERLINK(1)", "'=HYPERLINK(1)"), ("alice", "alice")],
+)
+def test_throughput_table_header_is_guarded_against_spreadsheet_formulas(name, written):
+    # given: an analyst whose username a spreadsheet would run as a formula
+    data = {"months": ["2025-01"], "series": [{"key": name, "name": name, "counts": [3], "total": 3}]}
+    # when
+    header, rows = labeling_charts.throughput_table(data)
+    # then
+    assert header == ["month", written]
+    assert rows == [["2025-01", 3]]

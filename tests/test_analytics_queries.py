@@ -9,9 +9,9 @@ from datetime import date
 
 import pytest
 
-from analytics import queries
+from analytics import actions, queries
 from analytics.models import FilterValue
-from tests.test_analytics_data import build_study_set
+from tests.test_analytics_data import build_study_set, decide, incident_at
 
 
 @pytest.fixture
@@ -58,8 +58,8 @@ def test_subcategory_drill_down_shares_within_the_category(taxonomy, study_set, 
     assert series(frame, "timeout")["shares"] == [0.5, None, 0.5]
     assert series(frame, "crash")["shares"] == [0.5, None, 0.0]
     # E was decided on the category itself, without a subcategory.
-    assert series(frame, "inference_engine")["name"] == "Inference engine (no subcategory)"
-    assert series(frame, "inference_engine")["counts"] == [0, 0, 1]
+    assert series(frame, "_inference_engine")["name"] == "Inference engine (no subcategory)"
+    assert series(frame, "_inference_engine")["counts"] == [0, 0, 1]
 
 
 def test_detection_shares_and_auto_detection_rate(taxonomy, study_set, counted_from):
@@ -115,6 +115,24 @@ def test_time_to_mitigate_by_mitigation_type(taxonomy, study_set):
     assert boxes["hotfix"]["n"] == 3 and boxes["hotfix"]["p50"] == 40 * 60  # A 40, C 20, F 50
     assert boxes["rollback"]["p50"] == 40 * 60
     assert boxes["self_recovered"] is None
+
+
+def test_a_duration_of_centuries_is_counted_by_every_timing_chart(taxonomy, make_incident):
+    # given: a hotfixed timeout whose mitigation was typed 2205 for 2025 (sums past 32 bits)
+    minutes = 180 * 365 * 24 * 60
+    typo = incident_at(make_incident, 1, ttd=5, ttm=minutes)
+    decide(taxonomy, typo, "category", "timeout")
+    decide(taxonomy, typo, "mitigation", "hotfix")
+    actions.refresh_all_facts()
+    scope, layout = scope_for(taxonomy), queries.load_layout(taxonomy.pk)
+    # when
+    trend = queries.duration_trend(scope, "ttm")
+    categories = {group["key"]: group["box"] for group in queries.duration_boxes(scope, layout, "ttm")["categories"]}
+    mitigations = {group["key"]: group["box"] for group in queries.ttm_by_mitigation(scope, layout)["groups"]}
+    # then
+    assert trend["p50"] == [minutes * 60]
+    assert categories["inference_engine"]["p50"] == minutes * 60
+    assert mitigations["hotfix"]["p50"] == minutes * 60
 
 
 @pytest.mark.parametrize(
@@ -219,3 +237,19 @@ def test_incidents_behind_a_bar(taxonomy, study_set):
     assert titles(month=date(2025, 3, 1), dimension_key="mitigation", option_key="hotfix") == {s["F"].pk}
     assert titles(dimension_key="detection", option_key="automated") == {s["A"].pk, s["C"].pk, s["F"].pk}
     assert titles(dimension_key="category", option_key="no-such-option") == set()
+    assert titles(dimension_key="category", option_key="_no-such-option") == set()
+
+
+@pytest.mark.parametrize("first_key", [None, "timeout"], ids=["overview drill-down", "engine dashboard"])
+def test_the_no_subcategory_bar_lists_only_the_incidents_it_counts(taxonomy, study_set, first_key):
+    layout = queries.load_layout(taxonomy.pk)
+    scope = scope_for(taxonomy)
+    frame = queries.category_share(scope, layout, "inference_engine", first_key)
+    bar = next(item for item in frame["series"] if item["name"] == "Inference engine (no subcategory)")
+    # when: the March bar is clicked (dashboards.js sends the series key as the option)
+    behind = queries.incidents_behind(scope, layout, date(2025, 3, 1), "category", bar["key"])
+    # then: E, decided on the category itself; not F, decided on its timeout subcategory
+    assert bar["counts"][2] == 1
+    assert [incident.pk for incident in behind] == [study_set["E"].pk]
+    everything = queries.incidents_behind(scope, layout, date(2025, 3, 1), "category", "inference_engine")
+    assert {incident.pk for incident in everything} == {study_set["E"].pk, study_set["F"].pk}

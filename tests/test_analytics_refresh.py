@@ -1,6 +1,6 @@
 """The dashboard facts follow the labels: the refresh action, the periodic task and the command."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -159,3 +159,16 @@ def test_deleting_an_incident_deletes_its_facts(taxonomy, labeled):
     first.delete()
     assert not IncidentFact.objects.filter(incident_id=first.pk).exists()
     assert not LabelFact.objects.filter(incident_id=first.pk).exists()
+
+
+def test_one_incident_with_a_typo_year_does_not_stall_every_fact(taxonomy, labeled, make_incident):
+    first, _ = labeled
+    # given: mitigated_at typed 2205 for 2025, which the importer accepts (180 years: past 32 bits)
+    started, mitigated = datetime(2025, 1, 10, tzinfo=UTC), datetime(2205, 1, 10, tzinfo=UTC)
+    typo = make_incident(started_at=started, mitigated_at=mitigated, resolved_at=mitigated + timedelta(days=1))
+    # when
+    actions.refresh_dashboard_facts()
+    # then: the whole batch is folded in, the typo as it was typed, and the marks move on
+    assert fact(first, taxonomy).category_option_id == option(taxonomy, "category", "timeout").pk
+    assert fact(typo, taxonomy).ttm_seconds == (mitigated - started).total_seconds()
+    assert FactRefreshState.objects.get().incident_id_seen == typo.pk

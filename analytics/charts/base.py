@@ -1,7 +1,9 @@
-"""Shared pieces of every figure: one color per option key, axis and layout defaults. Pure."""
+"""Shared pieces of every figure and table: one color per option key, axis and layout defaults. Pure."""
 
 import colorsys
 import hashlib
+
+from config.spreadsheet import safe_row
 
 # The same category, detection source or mitigation has the same color on every chart
 # (and the category colors are those of static/css/app.css's --cat-* badges).
@@ -109,6 +111,15 @@ def figure(data, chart_layout, empty_message=None):
             }
         ]
     return result
+
+
+def table(header, rows):
+    """A chart's CSV table (header, rows), its header guarded against spreadsheet formulas.
+
+    Header cells can carry user text (usernames in the throughput table); the CSV view
+    (analytics.views) guards the rows as it writes them.
+    """
+    return safe_row(header), rows
 
 
 def reference_line(value, label, *, axis="y"):

@@ -1,7 +1,7 @@
 """Figures of labeling health and of the study comparison. Pure."""
 
 from analytics import metrics
-from analytics.charts.base import color_for, figure, layout, reference_line
+from analytics.charts.base import color_for, figure, layout, reference_line, table
 from analytics.charts.trends import _ratio
 
 NO_LABELS = "No labels in this period"
@@ -181,14 +181,13 @@ def study_table(data):
         ]
         for row in data["rows"]
     ]
-    return header, rows
+    return table(header, rows)
 
 
 def decided_table(data):
     header = ["month", "decided", "partly_decided", "undecided"]
-    return header, [
-        list(row) for row in zip(data["months"], data["decided"], data["partial"], data["undecided"], strict=True)
-    ]
+    rows = [list(row) for row in zip(data["months"], data["decided"], data["partial"], data["undecided"], strict=True)]
+    return table(header, rows)
 
 
 def acceptance_table(data):
@@ -201,7 +200,7 @@ def acceptance_table(data):
         ["option", row["dimension"], row["name"], row["accepted"], row["trials"], _ratio(row["rate"])]
         for row in data["options"]
     ]
-    return header, rows
+    return table(header, rows)
 
 
 def agreement_table(data):
@@ -214,10 +213,10 @@ def agreement_table(data):
         for item in data["series"]:
             row += [_ratio(item["kappa"][index]), item["pairs"][index]]
         rows.append(row)
-    return header, rows
+    return table(header, rows)
 
 
 def throughput_table(data):
     header = ["month", *(item["name"] for item in data["series"])]
     rows = [[month, *(item["counts"][index] for item in data["series"])] for index, month in enumerate(data["months"])]
-    return header, rows
+    return table(header, rows)

@@ -1,6 +1,6 @@
 """Box plots and percentile trends of time to detect and time to mitigate. Pure."""
 
-from analytics.charts.base import MUTED, color_for, count_bars, figure, layout, minutes, secondary_axis
+from analytics.charts.base import MUTED, color_for, count_bars, figure, layout, minutes, secondary_axis, table
 
 NO_DURATIONS = "No incidents with this duration in this period"
 BOX_NOTE = "Box: p25 to p75, line at the median; whiskers at p10 and p90"
@@ -115,7 +115,7 @@ def boxes_table(groups):
                 *(minutes(stats.get(key)) for key in ("p10", "p25", "p50", "p75", "p90")),
             ]
         )
-    return header, rows
+    return table(header, rows)
 
 
 def trend_table(data):
@@ -124,4 +124,4 @@ def trend_table(data):
         [month, n, minutes(p50), minutes(p90)]
         for month, n, p50, p90 in zip(data["months"], data["n"], data["p50"], data["p90"], strict=True)
     ]
-    return header, rows
+    return table(header, rows)

@@ -8,6 +8,7 @@ from analytics.charts.base import (
     layout,
     reference_line,
     secondary_axis,
+    table,
 )
 
 NO_DECISIONS = "No decided incidents in this period"
@@ -132,7 +133,7 @@ def share_table(frame):
         for item in frame["series"]:
             row += [item["counts"][index], _ratio(item["shares"][index])]
         rows.append(row)
-    return header, rows
+    return table(header, rows)
 
 
 def rate_table(frame, rates, name):
@@ -141,7 +142,7 @@ def rate_table(frame, rates, name):
         [month, decided, _ratio(value)]
         for month, decided, value in zip(frame["months"], frame["decided"], rates, strict=True)
     ]
-    return header, rows
+    return table(header, rows)
 
 
 def _ratio(value):

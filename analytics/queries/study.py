@@ -8,7 +8,7 @@ from analytics import metrics
 from analytics.models import IncidentFact
 from analytics.queries.labeling import kappa_total
 from analytics.queries.scope import count_incidents
-from analytics.queries.trends import category_share, detection_share, mitigation_share
+from analytics.queries.trends import category_share, detection_share, mitigation_share, no_subcategory_parent
 from analytics.stats import rate
 from incidents.models import Incident
 
@@ -121,6 +121,8 @@ def summary(scope, layout):
 def incidents_behind(scope, layout, month=None, dimension_key=None, option_key=None):
     """The incidents a bar counts: the scope, optionally one month and one option (with its subcategories).
 
+    A "(no subcategory)" bar's key selects only the decisions on its parent option itself.
+
     Returns an Incident queryset, newest first; an unknown option selects nothing.
     """
     facts = _filtered(IncidentFact.objects.filter(taxonomy_id=scope.taxonomy_id), scope)
@@ -146,10 +148,9 @@ def _filtered(facts, scope):
 
 def _with_option(facts, layout, dimension_key, option_key):
     dimension = layout.dimension(dimension_key)
-    option = dimension.option(option_key) if option_key else None
-    if option is None:
+    ids = _drilled_option_ids(dimension, option_key or "")
+    if not ids:
         return facts.none()
-    ids = dimension.subtree_ids(option)
     if dimension_key == metrics.CATEGORY:
         return facts.filter(category_option_id__in=ids)
     if dimension_key == metrics.DETECTION:
@@ -158,3 +159,16 @@ def _with_option(facts, layout, dimension_key, option_key):
         bits = dimension.mask(layout.options[option_id] for option_id in ids)
         return facts.alias(matched=F("mitigation_mask").bitand(bits)).exclude(matched=0)
     return facts.none()
+
+
+def _drilled_option_ids(dimension, option_key):
+    """Option ids a bar's key selects; empty for an unknown key.
+
+    The option and its subcategories, but for a "(no subcategory)" bar only its parent:
+    that bar counts the decisions on the parent itself (trends.no_subcategory_key).
+    """
+    parent_key = no_subcategory_parent(option_key)
+    if parent_key is not None:
+        parent = dimension.option(parent_key)
+        return [parent.id] if parent else []
+    return dimension.subtree_ids(dimension.option(option_key))

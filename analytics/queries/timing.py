@@ -19,6 +19,16 @@ _TOP_JOIN = (
 )
 
 
+def _seconds_sum(metric, condition=None):
+    """SQL summing a duration's seconds as a double precision number.
+
+    The columns are bigint, whose sum is numeric (a Decimal, which analytics.stats cannot mix
+    with floats); a double holds sums up to 2**53 exactly and never overflows.
+    """
+    summed = f"sum(f.{metric}_seconds)" + (f" FILTER (WHERE {condition})" if condition else "")
+    return f"({summed})::float8"
+
+
 def _check(metric):
     """Metric names go into the SQL as column prefixes: only the two known ones."""
     if metric not in METRICS:
@@ -38,7 +48,7 @@ def duration_boxes(scope, layout, metric):
     leaves, tops = _top_level_map(layout)
     rows = aggregate(
         scope,
-        f"m.top, f.severity, f.{metric}_bin, count(*), sum(f.{metric}_seconds)",
+        f"m.top, f.severity, f.{metric}_bin, count(*), {_seconds_sum(metric)}",
         joins=_TOP_JOIN,
         where=f"f.{metric}_bin IS NOT NULL",
         group_by="1, 2, 3",
@@ -64,7 +74,7 @@ def duration_trend(scope, metric):
     _check(metric)
     rows = aggregate(
         scope,
-        f"f.month, f.{metric}_bin, count(*), sum(f.{metric}_seconds)",
+        f"f.month, f.{metric}_bin, count(*), {_seconds_sum(metric)}",
         where=f"f.{metric}_bin IS NOT NULL",
         group_by="1, 2",
     )
@@ -91,7 +101,7 @@ def ttm_by_mitigation(scope, layout):
     for index, option in enumerate(options):
         params[f"b{index}"] = dimension.bit(option)
         match = f"f.mitigation_mask & %(b{index})s <> 0"
-        columns.append(f"count(*) FILTER (WHERE {match}), sum(f.ttm_seconds) FILTER (WHERE {match})")
+        columns.append(f"count(*) FILTER (WHERE {match}), {_seconds_sum('ttm', match)}")
     where = "f.ttm_bin IS NOT NULL AND f.mitigation_mask <> 0"
     rows = aggregate(scope, ", ".join(columns), where=where, group_by="1", params=params) if options else []
     result = []

@@ -9,6 +9,21 @@ from analytics import metrics
 from analytics.queries.scope import count_incidents, month_span
 from analytics.stats import rate
 
+# A subcategory drill-down's "(no subcategory)" series counts the decisions on the parent
+# itself. Its key is the parent's behind this prefix, which no option key can start with
+# (labeling.taxonomy_file.is_key), so a click on its bar can ask incidents_behind for
+# exactly those decisions instead of the parent and every subcategory under it.
+NO_SUBCATEGORY_PREFIX = "_"
+
+
+def no_subcategory_key(parent_key):
+    return f"{NO_SUBCATEGORY_PREFIX}{parent_key}"
+
+
+def no_subcategory_parent(key):
+    """The parent key a "(no subcategory)" series key stands for, or None for any other key."""
+    return key.removeprefix(NO_SUBCATEGORY_PREFIX) if key.startswith(NO_SUBCATEGORY_PREFIX) else None
+
 
 def month_label(month):
     return month.strftime("%Y-%m")
@@ -59,14 +74,14 @@ def category_share(scope, layout, parent_key=None, first_key=None):
         members = [(top.key, top.name, dimension.subtree_ids(top)) for top in dimension.top_level]
     else:
         members = [(child.key, child.name, dimension.subtree_ids(child)) for child in dimension.children(parent.id)]
-        members.append((parent.key, f"{parent.name} (no subcategory)", [parent.id]))
+        members.append((no_subcategory_key(parent.key), f"{parent.name} (no subcategory)", [parent.id]))
         members.sort(key=lambda member: member[0] != first_key)
     pool = {option_id for _, _, option_ids in members for option_id in option_ids}
     decided = [sum(n for option_id, n in by_month.get(m, {}).items() if option_id in pool) for m in months]
     undecided = [by_month.get(m, {}).get(None, 0) for m in months]
     series = _series(months, by_month, members, decided)
     if parent is not None:
-        series = [item for item in series if item["total"] or item["key"] != parent.key]
+        series = [item for item in series if item["total"] or item["key"] != no_subcategory_key(parent.key)]
     frame = _frame(months, series, decided, undecided)
     frame["parent"] = {"key": parent.key, "name": parent.name} if parent else None
     frame["dimension"] = metrics.CATEGORY
