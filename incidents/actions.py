@@ -6,6 +6,14 @@ from django.utils import timezone
 from incidents.models import Incident, IncidentUpdate
 from incidents.pipeline import request_embeddings
 
+# Characters of the timeline, oldest first, that go into the search document. A tsvector
+# holds at most 1 MiB, about 2.3 bytes per character of text at worst (distinct short words);
+# each body is capped (importers.MAX_TEXT_LENGTH) but a timeline may have any number, so
+# without this ten long updates overflow it and fail their import chunk. With the summary
+# and postmortem (100,000 each) this keeps the document near 0.7 MiB at worst; the incident
+# stays searchable by how it began.
+MAX_SEARCHED_TIMELINE_LENGTH = 100_000
+
 # Weights rank a match in the title above one in the timeline (PostgreSQL's A > B > C > D).
 _SEARCH_DOCUMENT_SQL = """
 UPDATE incidents_incident AS i
@@ -16,9 +24,10 @@ SET search_document =
    || setweight(to_tsvector('english', coalesce(u.bodies, '')), 'D')
 FROM incidents_incident AS base
 LEFT JOIN LATERAL (
-    SELECT string_agg(body, ' ') AS bodies FROM incidents_incidentupdate WHERE incident_id = base.id
+    SELECT left(string_agg(body, ' ' ORDER BY posted_at, id), %(limit)s) AS bodies
+    FROM incidents_incidentupdate WHERE incident_id = base.id
 ) AS u ON true
-WHERE i.id = base.id AND base.id = ANY(%s)
+WHERE i.id = base.id AND base.id = ANY(%(ids)s)
 """
 
 
@@ -32,7 +41,7 @@ def refresh_search_documents(incident_ids):
     if not ids:
         return 0
     with connection.cursor() as cursor:
-        cursor.execute(_SEARCH_DOCUMENT_SQL, [ids])
+        cursor.execute(_SEARCH_DOCUMENT_SQL, {"ids": ids, "limit": MAX_SEARCHED_TIMELINE_LENGTH})
         return cursor.rowcount
 
 

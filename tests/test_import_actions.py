@@ -1,5 +1,8 @@
 """Importing incidents: the command, the batch job and its task, the upload page."""
 
+import json
+import random
+import string
 import threading
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -11,6 +14,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -154,6 +158,12 @@ def test_real_data_hand_checked_incidents_of_the_other_providers(real_data_impor
 
 
 @needs_real_data
+def test_real_data_is_never_detected_after_it_was_mitigated(real_data_imported):
+    # three OpenAI incidents posted "monitoring" before "identified"
+    assert not Incident.objects.filter(detected_at__gt=F("mitigated_at")).exists()
+
+
+@needs_real_data
 def test_real_data_is_searchable_by_its_timeline(real_data_imported, login, olga):
     response = login(olga).get(reverse("incidents:list"), {"q": "unexpected responses", "source": "openai"})
     assert response.context["page"][0].external_id == "ssg8fh7sfyz3"
@@ -253,6 +263,77 @@ def test_command_refuses_a_missing_file(db, tmp_path):
     with pytest.raises(CommandError) as raised:
         run_command(tmp_path / "nowhere.jsonl", "--format=jsonl")
     assert str(raised.value) == f"{tmp_path / 'nowhere.jsonl'}: cannot read: No such file or directory"
+
+
+def jsonl_line(**fields):
+    return json.dumps({"source": "acme", "title": "ok", "started_at": "2024-01-01T00:00:00Z", **fields})
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "error"),
+    [
+        ("[" * 100_000 + "]" * 100_000, {"field": "", "reason": "not valid JSON: nested too deeply"}),
+        (jsonl_line(external_id="X", started_at="0001-01-01T00:00:00+01:00"),
+         {"field": "started_at",
+          "reason": "'0001-01-01T00:00:00+01:00' is out of range once converted to UTC (years 1 to 9999)"}),
+        (jsonl_line(external_id="X", **{"\u0000": 1}), {"field": "\\x00", "reason": "unknown field"}),
+        (jsonl_line(external_id="X", **{"\ud800": 1}), {"field": "\\ud800", "reason": "unknown field"}),
+    ],
+)  # fmt: skip
+def test_a_row_the_importer_once_crashed_on_is_stored_as_an_error_and_the_rows_after_it_import(
+    db, tmp_path, monkeypatch, bad_line, error
+):
+    # given one row per chunk, the bad row between two good ones
+    monkeypatch.setattr(imports, "CHUNK_SIZE", 1)
+    content = "\n".join([jsonl_line(external_id="A"), bad_line, jsonl_line(external_id="B")])
+    # when
+    out, _ = run_command(write(tmp_path, "a.jsonl", content), "--format=jsonl")
+    # then
+    assert ": 2 created, 0 updated, 0 unchanged, 1 rejected" in out
+    assert sorted(Incident.objects.values_list("external_id", flat=True)) == ["A", "B"]
+    batch = ImportBatch.objects.get()
+    assert (batch.status, batch.errors) == ("done", [{"position": "line 2", **error}])
+
+
+def test_a_long_timeline_imports_and_is_searchable_by_its_start(db, tmp_path):
+    # given ten updates of about 90,000 characters of distinct words: a tsvector of 1.6 MB
+    rng = random.Random(1)
+    bodies = [" ".join("".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(9_000)) for _ in range(10)]
+    bodies[0] = "Kestrel nodes overheated. " + bodies[0]
+    bodies[-1] += " Pelican"
+    updates = [
+        {"stage": "investigating", "posted_at": f"2024-01-01T00:{minute:02d}:00Z", "body": body}
+        for minute, body in enumerate(bodies)
+    ]
+    # when
+    out, _ = run_command(write(tmp_path, "long.jsonl", jsonl_line(external_id="L", updates=updates)), "--format=jsonl")
+    # then it is imported whole, and found by its first update but not its last
+    assert ": 1 created, 0 updated, 0 unchanged, 0 rejected" in out
+    assert IncidentUpdate.objects.count() == 10
+    assert list(Incident.objects.filter(search_document="kestrel").values_list("external_id", flat=True)) == ["L"]
+    assert not Incident.objects.filter(search_document="pelican").exists()
+
+
+def test_a_file_name_that_is_not_utf8_is_stored_and_shown_with_a_replacement_character(db, tmp_path):
+    path = write(tmp_path, "caf\udce9.jsonl", jsonl_line(external_id="A"))  # the bytes b"caf\xe9.jsonl"
+    out, _ = run_command(path, "--format=jsonl")
+    assert out.startswith(f"{tmp_path}/caf\ufffd.jsonl: 1 created, 0 updated, 0 unchanged, 0 rejected")
+    assert list(ImportBatch.objects.values_list("status", "file_name")) == [("done", "caf\ufffd.jsonl")]
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("caf\udce9", "contains an unpaired surrogate '\\udce9', not Unicode text"),  # argv bytes, not UTF-8
+        ("a\x00b", "contains a NUL character, which cannot be stored"),
+    ],
+)
+def test_command_refuses_a_source_the_database_cannot_store(db, tmp_path, source, reason):
+    path = write(tmp_path, "a.jsonl", jsonl_line(external_id="A"))
+    with pytest.raises(CommandError) as raised:
+        run_command(path, "--format=jsonl", f"--source={source}")
+    assert str(raised.value) == f"--source {reason}"
+    assert not ImportBatch.objects.exists()
 
 
 def test_very_long_fields_are_rejected_and_nothing_is_cut(db, tmp_path):

@@ -136,6 +136,7 @@ def test_statuspage_page_start_before_creation_makes_creation_the_detection():
         ('{"incidents": [', "not valid JSON: Expecting value: line 1 column 16 (char 15)"),
         ("[1, 2]", "top level: expected an object with an 'incidents' list (a Statuspage incidents JSON)"),
         ('{"incidents": []}', "page: no name to use as the source; give one (--source)"),
+        ('{"incidents": ' + "[" * 100_000 + "]" * 100_000 + "}", "not valid JSON: nested too deeply"),
     ],
 )
 def test_statuspage_file_that_cannot_be_read(content, reason):
@@ -154,6 +155,41 @@ def test_statuspage_bad_update_names_its_index_and_field():
         "incidents[0], field incident_updates[1].status: 'exploded' is not one of investigating, identified, "
         "monitoring, resolved, postmortem, scheduled, in_progress, verifying, completed"
     ]
+
+
+def test_statuspage_monitoring_before_identified_is_the_detection():
+    # given a page that posted "monitoring" before "identified"
+    updates = [
+        {"status": "investigating", "body": "", "created_at": "2024-01-01T00:00:00Z"},
+        {"status": "monitoring", "body": "", "created_at": "2024-01-01T00:20:00Z"},
+        {"status": "identified", "body": "", "created_at": "2024-01-01T00:40:00Z"},
+        {"status": "resolved", "body": "", "created_at": "2024-01-01T01:00:00Z"},
+    ]
+    records, _ = read(page(incident_updates=updates), "statuspage", default_source="p")
+    # then the fix being monitored dates the detection too: time to detect <= time to mitigate
+    assert records["a"].fields["detected_at"] == records["a"].fields["mitigated_at"] == t("2024-01-01T00:20:00")
+
+
+@pytest.mark.parametrize(
+    ("incident", "error"),
+    [
+        ({"impact": ["major"]}, "field impact: ['major'] is not one of critical, major, minor, none, maintenance"),
+        ({"status": {"x": 1}}, "field status: {'x': 1} is not one of investigating, identified, monitoring, "
+                               "resolved, postmortem, scheduled, in_progress, verifying, completed"),
+        ({"incident_updates": [{"status": ["resolved"], "body": "", "created_at": "2024-01-01T00:10:00Z"}]},
+         "field incident_updates[0].status: ['resolved'] is not one of investigating, identified, monitoring, "
+         "resolved, postmortem, scheduled, in_progress, verifying, completed"),
+        ({"incident_updates": [{"status": "resolved", "body": "", "created_at": "0001-01-01T00:00:00+05:00"}]},
+         "field incident_updates[0].created_at: '0001-01-01T00:00:00+05:00' is out of range once converted to "
+         "UTC (years 1 to 9999)"),
+    ],
+)  # fmt: skip
+def test_statuspage_lists_objects_and_unconvertible_times_are_row_errors(incident, error):
+    base = {"name": "x", "impact": "minor", "status": "resolved", "created_at": "2024-01-01T00:00:00Z"}
+    incidents = [{**base, "id": "a"}, {**base, "id": "b", **incident}, {**base, "id": "c"}]
+    records, errors = read(json.dumps({"incidents": incidents}), "statuspage", default_source="p")
+    assert errors == [f"incidents[1], {error}"]
+    assert sorted(records) == ["a", "c"]
 
 
 # JSON lines
@@ -205,6 +241,18 @@ def test_jsonl_sample_reads_every_field():
          "postmortem"),
         ({"updates": [{"stage": "resolved"}]}, "field updates[0].posted_at: is required"),
         ({"updates": {"stage": "resolved"}}, "field updates: expected a list of updates, found an object"),
+        ({"started_at": "0001-01-01T00:00:00+01:00"}, "field started_at: '0001-01-01T00:00:00+01:00' is out of "
+                                                      "range once converted to UTC (years 1 to 9999)"),
+        ({"resolved_at": "9999-12-31T23:30:00-01:00"}, "field resolved_at: '9999-12-31T23:30:00-01:00' is out of "
+                                                       "range once converted to UTC (years 1 to 9999)"),
+        ({"updates": [{"stage": "resolved", "posted_at": "0001-01-01T00:00:00+01:00"}]},
+         "field updates[0].posted_at: '0001-01-01T00:00:00+01:00' is out of range once converted to UTC "
+         "(years 1 to 9999)"),
+        # names the database cannot store are shown escaped: the error itself is stored
+        ({"\u0000": 1}, "field \\x00: unknown field"),
+        ({"bad\ud800": 1}, "field bad\\ud800: unknown field"),
+        ({"updates": [{"stage": "resolved", "posted_at": "2024-05-01T12:00:00Z", "\u0000": 1}]},
+         "field updates[0].\\x00: unknown field"),
     ],
 )  # fmt: skip
 def test_jsonl_bad_values_are_rejected_naming_line_and_field(fields, error):
@@ -234,6 +282,12 @@ def test_jsonl_malformed_line_and_non_object_line():
         "line 2: not valid JSON: Expecting value: line 1 column 11 (char 10)",
         "line 3: expected a JSON object, found a list",
     ]
+
+
+def test_jsonl_line_nested_past_the_recursion_limit_is_a_line_error():
+    records, errors = read(line(external_id="A") + "\n" + "[" * 100_000 + "]" * 100_000 + "\n" + line(external_id="B"))
+    assert errors == ["line 2: not valid JSON: nested too deeply"]
+    assert sorted(records) == ["A", "B"]
 
 
 def test_jsonl_duplicate_id_in_one_file_keeps_the_first():
@@ -337,6 +391,39 @@ def test_csv_row_with_a_missing_cell_and_bad_values():
         "line 5, field severity: 'urgent' is not a severity; use a whole number from 0 (highest) to 4",
         "line 6, field tags: not a JSON list: Expecting value: line 1 column 1 (char 0)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "error"),
+    [
+        # "²" passes str.isdigit() but not int(); "٣" is an Arabic-Indic 3; 5,000 digits are past int()'s limit
+        ("\u00b2", "'\u00b2' is not a severity; use a whole number from 0 (highest) to 4"),
+        ("\u0663", "'\u0663' is not a severity; use a whole number from 0 (highest) to 4"),
+        ("1" * 5000, f"'{'1' * 5000}' is not a severity; use a whole number from 0 (highest) to 4"),
+        ("7", "'7' is not a severity; use a whole number from 0 (highest) to 4"),
+        ("01", "'01' is not a severity; use a whole number from 0 (highest) to 4"),
+    ],
+)
+def test_csv_severity_is_one_of_the_ascii_digits_0_to_4(cell, error):
+    content = (
+        "source,external_id,title,started_at,severity\n"
+        "acme,A,ok,2024-01-01T00:00:00Z, 4 \n"
+        f"acme,B,bad,2024-01-01T00:00:00Z,{cell}\n"
+    )
+    records, errors = read(content, "csv")
+    assert errors == [f"line 3, field severity: {error}"]
+    assert records["A"].fields["severity"] == 4
+
+
+def test_csv_list_cell_nested_past_the_recursion_limit_is_a_field_error():
+    content = (
+        "source,external_id,title,started_at,tags\n"
+        f"acme,A,ok,2024-01-01T00:00:00Z,{'[' * 5000 + ']' * 5000}\n"
+        "acme,B,ok,2024-01-01T00:00:00Z,\n"
+    )
+    records, errors = read(content, "csv")
+    assert errors == ["line 2, field tags: not a JSON list: nested too deeply"]
+    assert list(records) == ["B"]
 
 
 def test_csv_and_jsonl_of_the_same_incident_hash_alike():

@@ -34,8 +34,10 @@ from incidents.importers.records import (
     MAX_TEXT_LENGTH,
     REQUIRED_FIELDS,
     TIME_FIELDS,
+    InvalidValue,
     Record,
     RowError,
+    check_storable,
     check_times,
     clean_record,
     kind_of,
@@ -51,9 +53,11 @@ __all__ = [
     "MAX_TEXT_LENGTH",
     "TIME_FIELDS",
     "ImportFileError",
+    "InvalidValue",
     "Record",
     "RowError",
     "Rows",
+    "check_storable",
     "check_times",
     "read_records",
     "size_problem",
@@ -146,6 +150,14 @@ def _checked(rows, default_source):
 # already cleaned (Record or None, [RowError, ...]) pair.
 
 
+def _load_json(text):
+    """json.loads, with nesting past Python's recursion limit a ValueError like any bad JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def _jsonl_rows(text):
     # split("\n"), not splitlines(): JSON text may hold U+2028 and other "line breaks".
     lines = text.split("\n")
@@ -158,7 +170,7 @@ def _jsonl_items(lines):
             continue
         position = f"line {number}"
         try:
-            raw = json.loads(line)
+            raw = _load_json(line)
         except ValueError as error:
             yield position, RowError(position, "", f"not valid JSON: {error}")
             continue
@@ -229,7 +241,7 @@ def _csv_values(position, row):
     for name in ("tags", "updates"):
         if name in values:
             try:
-                values[name] = json.loads(values[name])
+                values[name] = _load_json(values[name])
             except ValueError as error:
                 return RowError(position, name, f"not a JSON list: {error}")
     return values
@@ -237,7 +249,7 @@ def _csv_values(position, row):
 
 def _statuspage_rows(text, default_source):
     try:
-        data = json.loads(text)
+        data = _load_json(text)
     except ValueError as error:
         raise ImportFileError(f"not valid JSON: {error}") from None
     incidents = data.get("incidents") if isinstance(data, dict) else None

@@ -80,6 +80,8 @@ class Record:
 
 
 _SEVERITIES = frozenset(Severity.values)
+# A CSV cell holds the severity as text: "0" to "4".
+_SEVERITY_TEXTS = {str(severity): severity for severity in Severity.values}
 
 
 class InvalidValue(ValueError):
@@ -97,7 +99,7 @@ def kind_of(value):
 
 def clean_record(position, raw, default_source=""):
     """Check one raw row (API field names) and return (Record or None, [RowError, ...])."""
-    errors = [RowError(position, name, "unknown field") for name in raw if not _known(name)]
+    errors = [RowError(position, shown_name(name), "unknown field") for name in raw if not _known(name)]
     fields = {}
     for name in INCIDENT_FIELDS:
         try:
@@ -120,6 +122,15 @@ def clean_record(position, raw, default_source=""):
         fields["status"] = IncidentStatus.RESOLVED if fields["resolved_at"] else IncidentStatus.INVESTIGATING
     fields["severity"] = Severity.SEV2 if fields["severity"] is None else fields["severity"]
     return Record(position, fields, updates, content_hash(fields, updates)), []
+
+
+def shown_name(name):
+    """Escape a NUL or lone surrogate in a name from the file as \\x00 or \\ud800.
+
+    Errors naming it are stored (ImportBatch.errors), and PostgreSQL's JSON and text refuse
+    both: the raw name would roll back the chunk holding the valid rows besides.
+    """
+    return name.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _known(name):
@@ -150,13 +161,7 @@ def _text(value, limit, *, strip=True, numbers=False):
         value = str(value)
     if not isinstance(value, str):
         raise InvalidValue(f"expected text, found {kind_of(value)}")
-    if "\x00" in value:
-        raise InvalidValue("contains a NUL character, which cannot be stored")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise InvalidValue(f"contains an unpaired surrogate {value[error.start]!r}, not Unicode text") from None
+    check_storable(value)
     if strip:
         value = value.strip()
     if len(value) > limit:
@@ -164,11 +169,24 @@ def _text(value, limit, *, strip=True, numbers=False):
     return value
 
 
+def check_storable(value):
+    """Raise InvalidValue for text PostgreSQL cannot store: a NUL, or an unpaired surrogate."""
+    if "\x00" in value:
+        raise InvalidValue("contains a NUL character, which cannot be stored")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise InvalidValue(f"contains an unpaired surrogate {value[error.start]!r}, not Unicode text") from None
+
+
 def _severity(value, name):
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        # Only the exact texts, never int(): it takes other scripts' digits ("٣"), and
+        # str.isdigit() takes "²", which int() then refuses, as it does 5,000 digits.
+        value = _SEVERITY_TEXTS.get(value.strip(), value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidValue(f"{value!r} is not a severity; use a whole number from 0 (highest) to 4")
     if value not in _SEVERITIES:
@@ -201,7 +219,12 @@ def parse_datetime(value):
             raise InvalidValue(f"{value!r} is not an ISO 8601 date-time such as 2024-05-01T12:30:00Z") from None
     else:
         raise InvalidValue(f"expected an ISO 8601 date-time text, found {kind_of(value)}")
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # the offset takes it past year 1 or 9999, where datetime ends
+        raise InvalidValue(f"{value!r} is out of range once converted to UTC (years 1 to 9999)") from None
 
 
 def optional_datetime(value, name):
@@ -232,7 +255,7 @@ def _clean_update(item, where):
         raise InvalidValue(f"{where}: expected an object, found {kind_of(item)}")
     unknown = sorted(set(item) - _UPDATE_KEYS)
     if unknown:
-        raise InvalidValue(f"{where}.{unknown[0]}: unknown field")
+        raise InvalidValue(f"{where}.{shown_name(unknown[0])}: unknown field")
     update = {}
     for name, clean in _UPDATE_CLEANERS:
         try:

@@ -10,7 +10,9 @@
   or the page gives an earlier ``started_at``, the earliest of these, since impact had begun.
 - detected_at: where the page gives a ``started_at`` before ``created_at``, the
   ``created_at`` (the team posted the incident, so it had detected it); otherwise, as a
-  fallback, the first ``identified`` update; otherwise none.
+  fallback, the first ``identified`` or ``monitoring`` update, whichever came first (pages
+  skip ``identified`` or post it late, but a fix being monitored was identified by then);
+  otherwise none.
 - mitigated_at: Statuspage has no mitigation time. A ``monitoring`` update means a fix is
   applied and being watched, the best proxy: the page's ``monitoring_at`` if given, else the
   first ``monitoring`` update, else ``resolved_at``.
@@ -91,7 +93,7 @@ def _statuspage_values(item, source):
         "service": _service(names),
         "tags": names,
         "started_at": min(time for time in (created, page_start, earliest_update) if time is not None),
-        "detected_at": created if page_start and page_start < created else _first(updates, "identified"),
+        "detected_at": created if page_start and page_start < created else _identified(updates),
         "mitigated_at": _page_time(item, "monitoring_at") or _first(updates, "monitoring") or resolved,
         "resolved_at": resolved,
         "summary": updates[0]["body"] if updates else "",
@@ -100,23 +102,23 @@ def _statuspage_values(item, source):
     }
 
 
-def _page_time(item, name):
+def _page_time(item, name, where=None):
     try:
         return optional_datetime(item.get(name), name)
     except InvalidValue as error:
-        raise InvalidValue(f"{name}: {error}") from None
+        raise InvalidValue(f"{where or name}: {error}") from None
 
 
 def _impact(value):
     if value is None:
         raise InvalidValue("impact: is required")
-    if value not in STATUSPAGE_IMPACT:
+    if not isinstance(value, str) or value not in STATUSPAGE_IMPACT:
         raise InvalidValue(f"impact: {value!r} is not one of {', '.join(STATUSPAGE_IMPACT)}")
     return STATUSPAGE_IMPACT[value]
 
 
 def _page_state(value, where):
-    if value not in STATUSPAGE_STATES:
+    if not isinstance(value, str) or value not in STATUSPAGE_STATES:
         raise InvalidValue(f"{where}: {value!r} is not one of {', '.join(STATUSPAGE_STATES)}")
     return STATUSPAGE_STATES[value]
 
@@ -131,7 +133,7 @@ def _statuspage_updates(value):
         where = f"incident_updates[{index}]"
         if not isinstance(update, dict):
             raise InvalidValue(f"{where}: expected an object, found {kind_of(update)}")
-        posted = _page_time(update, "created_at") if update.get("created_at") else None
+        posted = _page_time(update, "created_at", f"{where}.created_at") if update.get("created_at") else None
         if posted is None:
             raise InvalidValue(f"{where}.created_at: is required")
         stage = _page_state(update.get("status"), f"{where}.status")
@@ -141,6 +143,16 @@ def _statuspage_updates(value):
 
 def _first(updates, stage):
     return next((update["posted_at"] for update in updates if update["stage"] == stage), None)
+
+
+def _identified(updates):
+    """When the cause was known: a monitoring update posted before any identified one says so too.
+
+    Taking the identified update alone made time to detect exceed time to mitigate on pages
+    that post "monitoring" first (three incidents of OpenAI's public status page).
+    """
+    times = [time for time in (_first(updates, "identified"), _first(updates, "monitoring")) if time is not None]
+    return min(times, default=None)
 
 
 def _component_names(value):

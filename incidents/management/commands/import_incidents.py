@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -28,25 +29,30 @@ class Command(BaseCommand):
     def handle(self, *args, file, format, source, run_async, **options):
         if len(source) > importers.MAX_LENGTHS["source"]:
             raise CommandError(f"--source is longer than {importers.MAX_LENGTHS['source']} characters")
-        content = self._read(file)
+        try:
+            importers.check_storable(source)  # bytes that are not UTF-8 arrive as lone surrogates
+        except importers.InvalidValue as error:
+            raise CommandError(f"--source {error}") from None
+        shown = _displayable(file)
+        content = self._read(file, shown)
         if run_async:
             with transaction.atomic():
-                batch = imports.create_import_batch(file_name=file.name, content=content, fmt=format, source=source)
+                batch = imports.create_import_batch(file_name=shown.name, content=content, fmt=format, source=source)
                 imports.enqueue_import_batch(batch)
-            self.stdout.write(f"{file}: queued as import batch #{batch.pk}.")
+            self.stdout.write(f"{shown}: queued as import batch #{batch.pk}.")
             return
-        batch = imports.import_file(file_name=file.name, content=content, fmt=format, source=source)
-        self._report(file, batch)
+        batch = imports.import_file(file_name=shown.name, content=content, fmt=format, source=source)
+        self._report(shown, batch)
 
-    def _read(self, file):
+    def _read(self, file, shown):
         try:
             size = file.stat().st_size
             problem = importers.size_problem(size, settings.IMPORT_MAX_BYTES)
             if problem:
-                raise CommandError(f"{file}: {problem}")
+                raise CommandError(f"{shown}: {problem}")
             return file.read_bytes()
         except OSError as error:
-            raise CommandError(f"{file}: cannot read: {error.strerror or error}") from None
+            raise CommandError(f"{shown}: cannot read: {error.strerror or error}") from None
 
     def _report(self, file, batch):
         for error in batch.errors:
@@ -59,3 +65,11 @@ class Command(BaseCommand):
             f"{file}: {batch.created} created, {batch.updated} updated, {batch.unchanged} unchanged, "
             f"{batch.rejected} rejected (import batch #{batch.pk})."
         )
+
+
+def _displayable(path):
+    """The path with bytes that are not UTF-8 shown as U+FFFD, for the batch row and the output.
+
+    The OS hands such bytes over as lone surrogates, which PostgreSQL and stdout refuse.
+    """
+    return Path(os.fsencode(path).decode("utf-8", "replace"))
