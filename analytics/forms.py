@@ -4,7 +4,7 @@ from django import forms
 
 from analytics.models import FilterValue
 from analytics.queries import Scope
-from analytics.queries.scope import MAX_MONTHS
+from analytics.queries.scope import MAX_MONTHS, counted_scope
 from incidents.choices import Modality, Severity
 from labeling.models import Taxonomy
 
@@ -66,9 +66,8 @@ class DashboardFilterForm(forms.Form):
         cleaned = super().clean()
         start, end = cleaned.get("from"), cleaned.get("to")
         if start and end and start > end:
-            raise forms.ValidationError("The start date is after the end date.")
-        if start and end and (end.year - start.year) * 12 + end.month - start.month >= MAX_MONTHS:
-            raise forms.ValidationError(f"Choose at most {MAX_MONTHS // 12} years.")
+            # Under "to": the summary API answers {"to": [...]}, naming the parameter to change.
+            self.add_error("to", "The start date is after the end date.")
         cleaned["taxonomy_object"] = self._pick_taxonomy(cleaned.get("taxonomy"), cleaned.get("version"))
         return cleaned
 
@@ -90,10 +89,23 @@ class DashboardFilterForm(forms.Form):
         return self.cleaned_data.get("taxonomy_object")
 
     def scope(self):
-        """The queries.Scope of a valid form (None when there is no taxonomy at all)."""
-        data = self.cleaned_data
-        if self.chosen_taxonomy is None:
+        """The queries.Scope of a valid form, narrowed to the period counted (None without any taxonomy).
+
+        Read once per form: the page's subtitle asks again for the period (active_filters).
+        """
+        if not hasattr(self, "_scope"):
+            self._scope = None if self.chosen_taxonomy is None else counted_scope(self._requested_scope())
+        return self._scope
+
+    def counted_period(self):
+        """(first day, last day) every chart of a valid form counts; None when it counts no day."""
+        scope = self.scope()
+        if scope is None or scope.date_from is None or scope.date_from > scope.date_to:
             return None
+        return scope.date_from, scope.date_to
+
+    def _requested_scope(self):
+        data = self.cleaned_data
         return Scope(
             taxonomy_id=self.chosen_taxonomy.pk,
             date_from=data.get("from"),
@@ -112,7 +124,7 @@ class DashboardFilterForm(forms.Form):
         return self._values.get(field, {}).get(value, -1)
 
     def active_filters(self):
-        """(label, value) of every filter set, for the page's subtitle and the printable page."""
+        """(label, value) of every filter set and the period counted, for the page's subtitle and the printable page."""
         data = self.cleaned_data
         shown = []
         for name in ("from", "to", "service", "model", "modality", "region"):
@@ -120,7 +132,16 @@ class DashboardFilterForm(forms.Form):
                 shown.append((self.fields[name].label or name.title(), str(data[name])))
         if data.get("severity"):
             shown.append(("Severity", ", ".join(f"SEV{value}" for value in sorted(data["severity"]))))
+        period = self.counted_period() if self.is_valid() else None
+        if period:
+            shown.append(("Counted", self._period_text(*period)))
         return shown
+
+    def _period_text(self, first, last):
+        text = f"{first} to {last}"
+        if self.scope().truncated:
+            text += f" (the most recent {MAX_MONTHS // 12} years with incidents; older ones are left out)"
+        return text
 
 
 class DashboardOptionsForm(forms.Form):

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 
 from accounts.roles import Role
 from incidents.choices import Severity
+from incidents.filters import IncidentFilterSet
 from labeling.actions.taxonomy_versions import Change
 from labeling.models import Option, Taxonomy
 from labeling.queue import QueueOrder
@@ -11,13 +12,26 @@ from labeling.taxonomy_file import is_key
 MAX_SIMILAR_RESULTS = 50
 
 
+def _list_filter_field(name):
+    """A new form field made as the incident list makes it for its filter `name` (same choices and checks)."""
+    list_filter = IncidentFilterSet.base_filters[name]
+    return list_filter.field_class(**list_filter.extra)
+
+
 class SimilarFilterForm(forms.Form):
-    """Filters and size of a similar-incident search; shared by the pages and the API."""
+    """Filters and size of a similar-incident search; shared by the pages and the API.
+
+    The incident list's filters (PRODUCT.md §4), which labeling.similarity.filter_incidents
+    applies as the list does, plus the ones only a search has: k, decided_only, category.
+    """
 
     k = forms.IntegerField(min_value=1, max_value=MAX_SIMILAR_RESULTS, required=False, initial=10)
     service = forms.CharField(max_length=200, required=False)
     model_name = forms.CharField(max_length=200, required=False, label="Model")
     severity = forms.TypedMultipleChoiceField(choices=Severity.choices, coerce=int, required=False)
+    status = _list_filter_field("status")
+    modality = _list_filter_field("modality")
+    source = _list_filter_field("source")
     started_after = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     started_before = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     decided_only = forms.BooleanField(required=False, label="Only labeled incidents")

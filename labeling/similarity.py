@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value, prefetch_related_objects
 from pgvector.django import CosineDistance
 
+from incidents.filters import IncidentFilterSet
 from incidents.models import Incident
 from incidents.queries import incidents_visible_to
 from labeling import embeddings
@@ -40,6 +41,10 @@ MAX_RANKED_MATCHES = 500
 # Words of the query the full-text list requires; the first ones of the text (the title, for
 # an incident) are the most telling.
 MAX_TEXT_TERMS = 6
+# The incident list's filters a search takes too (PRODUCT.md §4), applied by the list's own
+# definitions so both match alike (service and model ignore case). Not severity: the list's
+# multiple-choice filter adds a DISTINCT that every candidate query would carry.
+LIST_FILTERS = ("service", "model_name", "status", "modality", "source", "started_after", "started_before")
 # A result that shares no word with the query and whose meaning is this far off is noise
 # (cosine of all-MiniLM-L6-v2 between unrelated texts is typically below 0.2): it is dropped.
 MIN_SIMILARITY_WITHOUT_SHARED_TERMS = 0.2
@@ -76,18 +81,10 @@ def filter_incidents(queryset, filters):
     `open_to` is (analyst, dimension): incidents that still need that analyst's value there
     (labeling.queue.open_to), the candidates of a bulk apply.
     """
-    conditions = Q()
-    if filters.get("service"):
-        conditions &= Q(service=filters["service"])
-    if filters.get("model_name"):
-        conditions &= Q(model_name=filters["model_name"])
+    for name in LIST_FILTERS:
+        queryset = IncidentFilterSet.base_filters[name].filter(queryset, filters.get(name))
     if filters.get("severity"):
-        conditions &= Q(severity__in=filters["severity"])
-    if filters.get("started_after"):
-        conditions &= Q(started_at__date__gte=filters["started_after"])
-    if filters.get("started_before"):
-        conditions &= Q(started_at__date__lte=filters["started_before"])
-    queryset = queryset.filter(conditions)
+        queryset = queryset.filter(severity__in=filters["severity"])
     if filters.get("category"):
         # The option ids first (a few rows): the HNSW scan tests every row it visits, and with
         # them the test is one index lookup; with the option keys it was four joins per row,

@@ -3,10 +3,12 @@
 import csv
 import io
 import json
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
 
+from analytics import actions
 from analytics.dashboards import DASHBOARDS
 from tests.test_analytics_data import build_study_set
 
@@ -242,3 +244,54 @@ def test_summary_api_is_in_the_openapi_schema(as_actor, taxonomy):
     schema = as_actor("maria").get(reverse("api:schema"), {"format": "json"}).json()
     parameters = {item["name"] for item in schema["paths"]["/api/analytics/summary/"]["get"]["parameters"]}
     assert {"taxonomy", "from", "to", "severity"} <= parameters
+
+
+@pytest.mark.parametrize("params", [{"to": "9999-12-31"}, {"from": "2025-01-01", "to": "9999-12-31"}])
+def test_summary_api_and_pages_count_up_to_the_last_month_with_incidents(as_actor, study_set, params):
+    client = as_actor("maria")
+    data = client.get(reverse("api:analytics-summary"), params).json()
+    assert [month["month"] for month in data["months"]] == ["2025-01", "2025-02", "2025-03"]
+    assert (data["counted_from"], data["counted_to"], data["truncated"]) == ("2025-01-01", "2025-03-31", False)
+    assert data["totals"]["incidents"] == 7
+    for key in [*TREND_DASHBOARDS, "labeling"]:
+        assert client.get(reverse("analytics:dashboard", args=[key]), params).status_code == 200
+    csv_response = client.get(reverse("analytics:chart-csv", args=["detection", "auto-detection-rate"]), params)
+    assert csv_response.status_code == 200
+
+
+def test_summary_api_from_long_ago_counts_from_the_first_month_with_incidents(as_actor, study_set):
+    data = as_actor("maria").get(reverse("api:analytics-summary"), {"from": "2000-01-01"}).json()
+    assert [month["month"] for month in data["months"]] == ["2025-01", "2025-02", "2025-03"]
+    assert (data["counted_from"], data["counted_to"], data["truncated"]) == ("2025-01-01", "2025-03-31", False)
+    assert data["totals"]["incidents"] == 7
+
+
+def test_summary_api_and_page_keep_the_last_ten_years_and_say_so(as_actor, study_set, make_incident):
+    # given one incident fifteen years before the others
+    make_incident(started_at=datetime(2010, 1, 5, tzinfo=UTC))
+    actions.refresh_all_facts()
+    client = as_actor("maria")
+    # when
+    data = client.get(reverse("api:analytics-summary")).json()
+    page = client.get(reverse("analytics:overview"))
+    # then the most recent 120 months are counted, in the months and the totals alike
+    assert len(data["months"]) == 120
+    assert (data["months"][0]["month"], data["months"][-1]["month"]) == ("2015-04", "2025-03")
+    assert (data["counted_from"], data["counted_to"], data["truncated"]) == ("2015-04-01", "2025-03-31", True)
+    assert data["totals"]["incidents"] == sum(month["incidents"] for month in data["months"]) == 7
+    assert trace(figure(page, "category-share"), "Inference engine")["x"][0] == "2015-04"
+    assert (
+        "Counted: 2015-04-01 to 2025-03-31 (the most recent 10 years with incidents; older ones are left out)"
+        in page.content.decode()
+    )
+
+
+def test_dashboard_page_states_the_period_counted(as_actor, study_set):
+    html = as_actor("maria").get(reverse("analytics:overview"), {"from": "2024-06-01"}).content.decode()
+    assert "From: 2024-06-01 · Counted: 2025-01-01 to 2025-03-31</p>" in html
+
+
+def test_summary_api_names_to_when_it_is_before_from(as_actor, taxonomy):
+    response = as_actor("maria").get(reverse("api:analytics-summary"), {"from": "2025-02-01", "to": "2025-01-01"})
+    assert response.status_code == 400
+    assert response.json() == {"to": [{"message": "The start date is after the end date.", "code": ""}]}

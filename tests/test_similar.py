@@ -197,6 +197,82 @@ def test_api_feedback(login, olga, corpus):
     assert SimilarityFeedback.objects.get().source_incident == corpus["dns_paraphrase"]
 
 
+@pytest.fixture
+def reported_thrice(make_incident):
+    """One failure reported three times, told apart only by fields the incident list filters on."""
+    text = {
+        "title": "KV cache exhausted on llama-70b, requests rejected",
+        "postmortem": "GPU memory for the attention cache filled up; new requests got 503.",
+        "service": "chat-api",
+        "model_name": "llama-70b",
+    }
+    incidents = {
+        "TXT": make_incident(external_id="TXT", source="team-a", modality="text", status="resolved", **text),
+        "EMB": make_incident(external_id="EMB", source="team-b", modality="embedding", status="monitoring", **text),
+        "SRC": make_incident(external_id="SRC", source="team-a", modality="text", status="identified", **text),
+    }
+    embed_incidents([incident.pk for incident in incidents.values()])
+    return incidents
+
+
+# The incident list's filters and what they keep of reported_thrice; service and model
+# ignore case on the list, so on the similar search too.
+LIST_FILTER_CASES = [
+    ({"modality": "embedding"}, {"EMB"}),
+    ({"status": "monitoring"}, {"EMB"}),
+    ({"source": "team-a"}, {"TXT", "SRC"}),
+    ({"service": "CHAT-API"}, {"TXT", "EMB", "SRC"}),
+    ({"model_name": "Llama-70B"}, {"TXT", "EMB", "SRC"}),
+]
+
+
+def _external_ids(rows):
+    return {row["external_id"] for row in rows}
+
+
+@pytest.mark.parametrize(("params", "expected"), LIST_FILTER_CASES)
+def test_api_similar_by_text_takes_the_list_filters(login, olga, reported_thrice, params, expected):
+    client = login(olga)
+    listed = client.get(reverse("api:incidents-api:incident-list"), params).json()["results"]
+    response = client.get(reverse("api:labeling-api:similar"), {"q": "KV cache exhausted requests rejected", **params})
+    assert response.status_code == 200
+    assert _external_ids(response.json()) == _external_ids(listed) == expected
+
+
+@pytest.mark.parametrize(("params", "expected"), LIST_FILTER_CASES)
+def test_api_similar_to_incident_takes_the_list_filters(login, olga, reported_thrice, params, expected):
+    url = reverse("api:labeling-api:incident-similar", args=[reported_thrice["SRC"].pk])
+    response = login(olga).get(url, params)
+    assert response.status_code == 200
+    assert _external_ids(response.json()) == expected - {"SRC"}
+
+
+def test_similar_page_and_panel_take_the_list_filters(login, olga, reported_thrice):
+    client = login(olga)
+    page = client.get(reverse("labeling:similar"), {"q": "KV cache exhausted", "modality": "embedding"})
+    panel = client.get(reverse("labeling:incident-similar", args=[reported_thrice["SRC"].pk]), {"status": "resolved"})
+    assert [result.incident for result in page.context["results"]] == [reported_thrice["EMB"]]
+    assert [result.incident for result in panel.context["results"]] == [reported_thrice["TXT"]]
+
+
+@pytest.mark.parametrize(("params", "field"), [({"status": "closed"}, "status"), ({"modality": "video"}, "modality")])
+def test_api_similar_refuses_a_value_the_list_refuses(login, olga, params, field):
+    client = login(olga)
+    assert client.get(reverse("api:incidents-api:incident-list"), params).status_code == 400
+    response = client.get(reverse("api:labeling-api:similar"), {"q": "x", **params})
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_similar_endpoints_document_the_list_filters(login, olga):
+    schema = login(olga).get(reverse("api:schema"), {"format": "json"}).json()
+    for path in ("/api/similar/", "/api/incidents/{id}/similar/"):
+        parameters = {item["name"]: item["schema"] for item in schema["paths"][path]["get"]["parameters"]}
+        assert {"service", "model_name", "severity", "status", "modality", "source"} <= set(parameters)
+        assert parameters["status"]["enum"] == ["identified", "investigating", "monitoring", "postmortem", "resolved"]
+        assert parameters["modality"]["enum"] == ["audio", "embedding", "image", "multimodal", "text"]
+
+
 def test_unrelated_results_that_share_no_word_are_dropped(olga, corpus):
     results = find_similar(olga, text="invoice currency rounding", k=10)
     assert results == []

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from analytics.queries.scope import MAX_MONTHS
+
 
 class SummaryTaxonomySerializer(serializers.Serializer):
     key = serializers.SlugField()
@@ -40,5 +42,14 @@ class SummaryTotalsSerializer(serializers.Serializer):
 class SummarySerializer(serializers.Serializer):
     taxonomy = SummaryTaxonomySerializer()
     filters = serializers.DictField(child=serializers.JSONField())
+    counted_from = serializers.DateField(
+        allow_null=True, help_text="First day counted: `from`, or later where the incidents start later."
+    )
+    counted_to = serializers.DateField(
+        allow_null=True, help_text="Last day counted: `to`, or earlier where the incidents end earlier."
+    )
+    truncated = serializers.BooleanField(
+        help_text=f"The period had more than {MAX_MONTHS} months with incidents: only the most recent are counted."
+    )
     months = SummaryMonthSerializer(many=True)
     totals = SummaryTotalsSerializer()

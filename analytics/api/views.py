@@ -12,8 +12,8 @@ from analytics.queries import load_layout, summary
 SUMMARY_PARAMETERS = [
     OpenApiParameter("taxonomy", OpenApiTypes.STR, description="Taxonomy key (default llm-incidents)."),
     OpenApiParameter("version", OpenApiTypes.INT, description="Taxonomy version (default: the active one)."),
-    OpenApiParameter("from", OpenApiTypes.DATE, description="First day of impact start, inclusive."),
-    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day of impact start, inclusive."),
+    OpenApiParameter("from", OpenApiTypes.DATE, description="First day of impact start, inclusive (see counted_from)."),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day of impact start, inclusive (see counted_to)."),
     OpenApiParameter("service", OpenApiTypes.STR),
     OpenApiParameter("model", OpenApiTypes.STR),
     OpenApiParameter("modality", OpenApiTypes.STR),
@@ -37,9 +37,13 @@ class SummaryView(APIView):
             raise ValidationError({"taxonomy": [{"message": "No taxonomy exists yet.", "code": "missing"}]})
         data = summary(scope, load_layout(scope.taxonomy_id))
         filters = {name: value for name, value in form.cleaned_data.items() if value and name != "taxonomy_object"}
+        counted_from, counted_to = form.counted_period() or (None, None)
         payload = {
             "taxonomy": {"key": taxonomy.key, "name": taxonomy.name, "version": taxonomy.version},
             "filters": {name: str(value) if not isinstance(value, list) else value for name, value in filters.items()},
+            "counted_from": counted_from,
+            "counted_to": counted_to,
+            "truncated": scope.truncated,
             **data,
         }
         return Response(SummarySerializer(payload).data)

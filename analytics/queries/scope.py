@@ -1,13 +1,14 @@
 """What a dashboard counts (Scope), the taxonomy it counts by (Layout), and the months it spans."""
 
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+import calendar
+from dataclasses import dataclass, field, replace
+from datetime import date
 
 from django.db import connection
 
 from labeling.models import Option
 
-# Beyond this many months a chart is unreadable; the filter form refuses longer ranges.
+# Beyond this many months a chart is unreadable: counted_scope keeps the most recent ones.
 MAX_MONTHS = 120
 # Options of a multi-valued dimension a fact's bigint mask holds (the sign bit stays unused).
 MASK_BITS = 63
@@ -29,13 +30,16 @@ class Scope:
     # False makes every count read the facts even where the monthly rollup could answer
     # (the tests compare both).
     allow_monthly: bool = True
+    # True when counted_scope left out older months with facts to stay within MAX_MONTHS
+    # (the pages and the summary API say so).
+    truncated: bool = False
 
     @property
     def monthly(self):
         """Whether analytics.MonthlyFact can answer: no filter finer than whole months and severity."""
         fine = self.service or self.model or self.modality or self.region or not self.allow_monthly
         from_aligned = self.date_from is None or self.date_from.day == 1
-        to_aligned = self.date_to is None or (self.date_to + timedelta(days=1)).day == 1
+        to_aligned = self.date_to is None or self.date_to == _month_end(self.date_to)
         return not fine and from_aligned and to_aligned
 
     def where(self, alias="f", monthly=False):
@@ -161,6 +165,7 @@ def month_span(scope):
     """The months a chart shows: the filter's range, else the scope's first to last month with facts.
 
     Every month in between is listed, those without incidents too, so a gap shows as a gap.
+    A scope from counted_scope has both dates, so this reads nothing.
     """
     first = _month_start(scope.date_from) if scope.date_from else None
     last = _month_start(scope.date_to) if scope.date_to else None
@@ -170,7 +175,28 @@ def month_span(scope):
         last = last or high
     if first is None or last is None or first > last:
         return []
-    return list(months_between(first, last))[:MAX_MONTHS]
+    return list(months_between(first, last))
+
+
+def counted_scope(scope):
+    """The scope narrowed to the taxonomy's months with facts, the most recent MAX_MONTHS at most.
+
+    Open or wider dates would list empty months by the decade, and a span longer than
+    MAX_MONTHS is unreadable: its older months are left out and `truncated` says so. Every
+    count of the dashboards, CSV exports, drill-downs and summary API reads this one scope
+    (DashboardFilterForm.scope), so totals agree with the months shown. With no facts at
+    all the dates are dropped (nothing to count either way, and no month to list).
+    """
+    low, high = _fact_month_range(scope.taxonomy_id)
+    if low is None:
+        return replace(scope, date_from=None, date_to=None)
+    first = max(scope.date_from or low, low)
+    last = min(scope.date_to or _month_end(high), _month_end(high))
+    truncated = _months_apart(first, last) >= MAX_MONTHS
+    if truncated:
+        first = _add_months(_month_start(last), 1 - MAX_MONTHS)
+    # A range outside the facts leaves first after last: nothing counted, no month listed.
+    return replace(scope, date_from=first, date_to=last, truncated=truncated)
 
 
 def _fact_month_range(taxonomy_id):
@@ -183,6 +209,20 @@ def _fact_month_range(taxonomy_id):
 
 def _month_start(day):
     return day.replace(day=1)
+
+
+def _month_end(day):
+    # Not "the next day's month": date.max has no next day (GET ?to=9999-12-31).
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _months_apart(first, last):
+    return (last.year - first.year) * 12 + last.month - first.month
+
+
+def _add_months(month, count):
+    year, index = divmod(month.year * 12 + month.month - 1 + count, 12)
+    return date(year, index + 1, 1)
 
 
 def months_between(first, last):

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsReader
 from config.openapi import ERROR_DETAIL
+from incidents.choices import IncidentStatus, Modality
 from incidents.queries import get_incident_for_user
 from labeling.actions import record_similarity_feedback
 from labeling.api.serializers import SimilarIncidentSerializer, SimilarityFeedbackSerializer
@@ -15,9 +16,12 @@ from labeling.similarity import find_similar, find_similar_to_incident
 
 FILTER_PARAMETERS = [
     OpenApiParameter("k", OpenApiTypes.INT, description="Number of results (1-50, default 10)."),
-    OpenApiParameter("service", OpenApiTypes.STR),
-    OpenApiParameter("model_name", OpenApiTypes.STR),
+    OpenApiParameter("service", OpenApiTypes.STR, description="Ignores case, as the incident list does."),
+    OpenApiParameter("model_name", OpenApiTypes.STR, description="Ignores case, as the incident list does."),
     OpenApiParameter("severity", OpenApiTypes.INT, many=True, description="0 (highest) to 4; repeatable."),
+    OpenApiParameter("status", OpenApiTypes.STR, enum=IncidentStatus.values),
+    OpenApiParameter("modality", OpenApiTypes.STR, enum=Modality.values),
+    OpenApiParameter("source", OpenApiTypes.STR),
     OpenApiParameter("started_after", OpenApiTypes.DATE),
     OpenApiParameter("started_before", OpenApiTypes.DATE),
     OpenApiParameter("decided_only", OpenApiTypes.BOOL, description="Only incidents with a decision."),
