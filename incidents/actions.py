@@ -3,6 +3,7 @@
 from django.db import connection, transaction
 from django.utils import timezone
 
+from incidents.choices import IncidentStatus
 from incidents.models import Incident, IncidentUpdate
 from incidents.pipeline import request_embeddings
 
@@ -52,6 +53,7 @@ def refresh_search_documents(incident_ids):
 @transaction.atomic
 def create_incident(fields):
     """Create an incident from checked fields and index its text."""
+    fields = {"status": IncidentStatus.implied_by(fields.get("resolved_at")), **fields}
     incident = Incident.objects.create(**fields)
     refresh_search_documents([incident.pk])
     request_embeddings([incident.pk])

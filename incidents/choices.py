@@ -16,6 +16,14 @@ class IncidentStatus(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
     POSTMORTEM = "postmortem", "Postmortem published"
 
+    @classmethod
+    def implied_by(cls, resolved_at):
+        """The status of an incident given without one: resolved once it has a resolution time.
+
+        One rule for imports and the API, so the same record gets the same status either way.
+        """
+        return cls.RESOLVED if resolved_at else cls.INVESTIGATING
+
 
 class UpdateStage(models.TextChoices):
     INVESTIGATING = "investigating", "Investigating"

@@ -1,5 +1,6 @@
 """The incidents API: incidents, their timelines and import batches under /api/."""
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -230,6 +231,19 @@ def test_admin_creates_an_incident_that_search_finds(login, adam):
     assert response.json()["ttd_minutes"] == 9.0
     found = client.get(url("incident-list"), {"search": "502"}).json()["results"]
     assert [item["id"] for item in found] == [incident.pk]
+
+
+@pytest.mark.parametrize(("resolved", "status"), [(True, "resolved"), (False, "investigating")])
+def test_an_incident_created_without_a_status_gets_the_one_an_import_gives(login, adam, resolved, status):
+    started = timezone.now() - timedelta(days=1)
+    row = {key: value for key, value in new_incident().items() if key != "status"}
+    if resolved:
+        row["resolved_at"] = (started + timedelta(hours=2)).isoformat()
+    imports.import_file(file_name="one.jsonl", content=json.dumps(row).encode(), fmt="jsonl")
+    response = login(adam).post(url("incident-list"), {**row, "external_id": "API-2"}, content_type="application/json")
+    assert response.status_code == 201
+    imported, created = Incident.objects.get(external_id="API-1"), Incident.objects.get(external_id="API-2")
+    assert (created.status, imported.status) == (status, status)
 
 
 @pytest.mark.parametrize(

@@ -119,7 +119,7 @@ def clean_record(position, raw, default_source=""):
     if errors:
         return None, errors
     if fields["status"] is None:
-        fields["status"] = IncidentStatus.RESOLVED if fields["resolved_at"] else IncidentStatus.INVESTIGATING
+        fields["status"] = IncidentStatus.implied_by(fields["resolved_at"])
     fields["severity"] = Severity.SEV2 if fields["severity"] is None else fields["severity"]
     return Record(position, fields, updates, content_hash(fields, updates)), []
 
