@@ -13,6 +13,7 @@ from accounts.roles import has_role
 from analytics.dashboards import DASHBOARDS, LABELING_HEALTH, MANAGERS, ChartContext, dashboards_for
 from analytics.forms import FILTER_NAMES, DashboardFilterForm, DashboardOptionsForm, DrillDownForm
 from analytics.queries import incidents_behind, load_layout
+from analytics.queries.trends import no_subcategory_parent
 from config.spreadsheet import safe_row
 
 INCIDENTS_PER_PAGE = 50
@@ -129,15 +130,22 @@ def drill_down(request):
         "filters": filters,
         "drill": drill,
         "page": page,
-        "option": _drilled_option(layout, drill) if valid else None,
+        "option_name": _drilled_option_name(layout, drill) if valid else None,
         "filter_query": _filter_query(request),
         "dashboards": dashboards_for(request.user),
     }
     return render(request, "analytics/incidents.html", context, status=200 if valid else 400)
 
 
-def _drilled_option(layout, drill):
+def _drilled_option_name(layout, drill):
+    """The name of the option whose bar was clicked, or None when the key names none."""
     data = drill.cleaned_data
     if layout is None or not data.get("dimension"):
         return None
-    return layout.dimension(data["dimension"]).option(data.get("option") or "")
+    dimension, key = layout.dimension(data["dimension"]), data.get("option") or ""
+    parent_key = no_subcategory_parent(key)
+    if parent_key is not None:
+        parent = dimension.option(parent_key)
+        return f"{parent.name} (no subcategory)" if parent else None
+    option = dimension.option(key)
+    return option.name if option else None

@@ -187,6 +187,13 @@ def test_incidents_behind_a_bar_are_listed_with_the_filters(as_actor, study_set)
     assert as_actor("olga").get(reverse("analytics:incidents"), params).status_code == 403
 
 
+def test_the_no_subcategory_bar_lists_its_incidents_under_its_own_name(as_actor, study_set):
+    params = {"dimension": "category", "option": "_inference_engine", "month": "2025-03"}
+    response = as_actor("maria").get(reverse("analytics:incidents"), params)
+    assert [incident.pk for incident in response.context["page"]] == [study_set["E"].pk]
+    assert "Inference engine (no subcategory) · March 2025" in response.content.decode()
+
+
 def test_printable_page_draws_static_charts_without_controls(as_actor, study_set):
     html = as_actor("maria").get(reverse("analytics:dashboard", args=["mitigation"]), {"print": "1"}).content.decode()
     assert "data-static" in html
