@@ -9,9 +9,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, AuditEvent
 from incidents import imports
 from incidents.models import ImportBatch, Incident, IncidentUpdate
+from labeling.actions import save_annotation
+from labeling.models import Decision, Option
 
 FIXTURES = Path(__file__).parent / "fixtures"
 READERS = ["alice", "olga", "maria", "adam"]
@@ -386,3 +388,92 @@ def test_upload_refuses_bad_input_with_a_clear_message(login, adam, settings, co
     assert response.status_code == 400
     assert response.json() == error
     assert not ImportBatch.objects.exists()
+
+
+# The audit log: every write through the API says who changed what (PRODUCT.md §6).
+
+
+def audit_events(**filters):
+    """Events about incidents, oldest first (the actors' fixtures add `user.created` events)."""
+    events = AuditEvent.objects.filter(target_type="incidents.incident", **filters).order_by("id")
+    return list(events.values_list("actor__username", "action", "target_type", "target_id", "summary", "changes"))
+
+
+def test_creating_an_incident_is_audited(login, adam):
+    response = login(adam).post(url("incident-list"), new_incident(), content_type="application/json")
+    assert response.status_code == 201
+    pk = response.json()["id"]
+    assert audit_events() == [
+        ("adam", "incident.created", "incidents.incident", str(pk), f"incident {pk} created: Embeddings endpoint "
+         "returns 502", {"source": "api", "external_id": "API-1"}),
+    ]  # fmt: skip
+
+
+def test_changing_an_incident_audits_old_and_new_values_but_only_names_long_text(login, adam, incident):
+    # given a postmortem far too long to copy into the audit log
+    postmortem = "The allocator leaked pages until the KV cache was full. " * 1_500
+    resolved = incident.started_at + timedelta(hours=3)
+    fields = {"title": "KV cache leak", "severity": 1, "postmortem": postmortem, "resolved_at": resolved.isoformat()}
+    # when an admin changes it, the title and the resolution time, and sends the severity unchanged
+    response = login(adam).patch(url("incident-detail", incident.pk), fields, content_type="application/json")
+    # then one event names the changed fields, with old and new values of the short ones
+    assert response.status_code == 200
+    assert audit_events() == [
+        ("adam", "incident.changed", "incidents.incident", str(incident.pk),
+         f"incident {incident.pk} changed: title, postmortem, resolved_at",
+         {"fields": ["title", "postmortem", "resolved_at"],
+          "old": {"title": "KV cache exhaustion", "resolved_at": incident.resolved_at.isoformat()},
+          "new": {"title": "KV cache leak", "resolved_at": resolved.isoformat()}}),
+    ]  # fmt: skip
+    # and a write that changes nothing adds no event
+    login(adam).patch(url("incident-detail", incident.pk), {"title": "KV cache leak"}, content_type="application/json")
+    assert len(audit_events()) == 1
+
+
+def test_deleting_an_incident_audits_the_labels_that_went_with_it(login, adam, alice, bob, taxonomy, incident):
+    # given an incident two analysts agreed on
+    timeout = Option.objects.get(dimension__taxonomy=taxonomy, key="timeout")
+    save_annotation(incident, timeout.dimension, alice, [timeout])
+    save_annotation(incident, timeout.dimension, bob, [timeout])
+    pk = incident.pk
+    # when an admin deletes it
+    response = login(adam).delete(url("incident-detail", pk))
+    # then its labels are gone, and the audit log says how many
+    assert response.status_code == 204
+    assert not Decision.objects.filter(incident_id=pk).exists()
+    assert audit_events(action="incident.deleted") == [
+        ("adam", "incident.deleted", "incidents.incident", str(pk),
+         f"incident {pk} deleted (KV cache exhaustion) with 2 annotations, 1 decisions and 1 timeline entries",
+         {"source": "test", "external_id": "INC-7", "title": "KV cache exhaustion",
+          "annotations": 2, "decisions": 1, "timeline_entries": 1}),
+    ]  # fmt: skip
+
+
+def test_timeline_writes_are_audited_on_their_incident(login, adam, incident, make_incident):
+    client = login(adam)
+    other = make_incident()
+    posted = (incident.started_at + timedelta(minutes=50)).isoformat()
+    body = {"incident": incident.pk, "stage": "monitoring", "posted_at": posted, "body": "Rolled back the allocator."}
+    entry = client.post(url("incidentupdate-list"), body, content_type="application/json").json()["id"]
+    moved = {"incident": other.pk, "stage": "resolved", "body": "Drained the node."}
+    assert client.patch(url("incidentupdate-detail", entry), moved, content_type="application/json").status_code == 200
+    assert client.delete(url("incidentupdate-detail", entry)).status_code == 204
+    assert audit_events() == [
+        ("adam", "timeline_entry.added", "incidents.incident", str(incident.pk),
+         f"timeline entry {entry} (monitoring) added to incident {incident.pk}",
+         {"entry": entry, "stage": "monitoring", "posted_at": posted}),
+        ("adam", "timeline_entry.changed", "incidents.incident", str(other.pk),
+         f"timeline entry {entry} of incident {other.pk} changed: incident, stage, body",
+         {"entry": entry, "fields": ["incident", "stage", "body"],
+          "old": {"incident": incident.pk, "stage": "monitoring"}, "new": {"incident": other.pk, "stage": "resolved"}}),
+        ("adam", "timeline_entry.deleted", "incidents.incident", str(other.pk),
+         f"timeline entry {entry} (resolved) deleted from incident {other.pk}",
+         {"entry": entry, "stage": "resolved", "posted_at": posted}),
+    ]  # fmt: skip
+
+
+def test_refused_writes_are_not_audited(login, alice, adam, incident):
+    assert login(alice).delete(url("incident-detail", incident.pk)).status_code == 403
+    bad = login(adam).patch(url("incident-detail", incident.pk), {"severity": 9}, content_type="application/json")
+    assert bad.status_code == 400
+    assert audit_events() == []

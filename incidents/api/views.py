@@ -44,10 +44,13 @@ class IncidentViewSet(viewsets.ModelViewSet):
         return incidents_visible_to(self.request.user).prefetch_related("updates")
 
     def perform_create(self, serializer):
-        serializer.instance = actions.create_incident(serializer.validated_data)
+        serializer.instance = actions.create_incident(serializer.validated_data, self.request.user)
 
     def perform_update(self, serializer):
-        serializer.instance = actions.update_incident(serializer.instance, serializer.validated_data)
+        serializer.instance = actions.update_incident(serializer.instance, serializer.validated_data, self.request.user)
+
+    def perform_destroy(self, instance):
+        actions.delete_incident(instance, self.request.user)
 
 
 class IncidentUpdateViewSet(viewsets.ModelViewSet):
@@ -63,13 +66,15 @@ class IncidentUpdateViewSet(viewsets.ModelViewSet):
         return IncidentUpdate.objects.filter(incident__in=visible).order_by("incident_id", "posted_at", "id")
 
     def perform_create(self, serializer):
-        serializer.instance = actions.add_incident_update(serializer.validated_data)
+        serializer.instance = actions.add_incident_update(serializer.validated_data, self.request.user)
 
     def perform_update(self, serializer):
-        serializer.instance = actions.change_incident_update(serializer.instance, serializer.validated_data)
+        serializer.instance = actions.change_incident_update(
+            serializer.instance, serializer.validated_data, self.request.user
+        )
 
     def perform_destroy(self, instance):
-        actions.delete_incident_update(instance)
+        actions.delete_incident_update(instance, self.request.user)
 
 
 class ImportBatchViewSet(
