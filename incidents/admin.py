@@ -1,15 +1,23 @@
+"""Incidents, their timelines and import batches, shown read-only in the admin.
+
+An admin edit would skip what the app's actions do on every change: refresh the search document
+and write the audit log. Incidents and timelines change through the incidents API
+(`incidents.actions`) and imports (the import page, `import_incidents`), which write the batches.
+"""
+
 from django.contrib import admin
 
+from accounts.admin import ReadOnlyAdminMixin
 from incidents.models import ImportBatch, Incident, IncidentUpdate
 
 
-class IncidentUpdateInline(admin.TabularInline):
+class IncidentUpdateInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = IncidentUpdate
     extra = 0
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["title", "source", "external_id", "severity", "status", "service", "started_at"]
     list_filter = ["severity", "status", "source", "modality"]
     search_fields = ["title", "external_id", "service", "model_name"]
@@ -18,27 +26,19 @@ class IncidentAdmin(admin.ModelAdmin):
 
 
 @admin.register(IncidentUpdate)
-class IncidentUpdateAdmin(admin.ModelAdmin):
+class IncidentUpdateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["incident", "stage", "posted_at"]
     list_filter = ["stage"]
     raw_id_fields = ["incident"]
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
-    """Import batches are written by the import itself; the admin only reads them."""
-
+class ImportBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["pk", "file_name", "format", "source", "status", "created", "updated", "unchanged", "rejected"]
     list_filter = ["status", "format"]
     search_fields = ["file_name", "source"]
     exclude = ["content"]
-    readonly_fields = [field.name for field in ImportBatch._meta.fields if field.name != "content"]
 
     def get_queryset(self, request):
+        # The uploaded file can be megabytes; no admin page shows it.
         return super().get_queryset(request).defer("content")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

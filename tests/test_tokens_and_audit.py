@@ -106,6 +106,33 @@ def test_a_successful_login_clears_the_failures(client, alice):
     assert throttle.seconds_to_wait("alice", "127.0.0.1") == 0
 
 
+@pytest.mark.parametrize("spelling", ["\uff41lice", "\uff41\uff4c\uff49\uff43\uff45"])
+def test_a_locked_account_stays_locked_under_another_spelling_of_its_name(client, alice, spelling):
+    from accounts import throttle
+    from tests.conftest import PASSWORD
+
+    url = reverse("accounts:login")
+    # given alice is locked by guesses from one address
+    for _ in range(throttle.FREE_ATTEMPTS):
+        client.post(url, {"username": "alice", "password": "wrong"}, REMOTE_ADDR="10.0.0.1")
+    # when her right password comes from another address, with a name Django reads as "alice"
+    response = client.post(url, {"username": spelling, "password": PASSWORD}, REMOTE_ADDR="10.0.0.2")
+    # then the lock holds
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_post_without_a_password_does_not_clear_the_failures(client, alice):
+    from accounts import throttle
+
+    url = reverse("accounts:login")
+    for _ in range(throttle.FREE_ATTEMPTS - 1):
+        client.post(url, {"username": "alice", "password": "wrong"})
+    client.post(url, {"username": "alice", "password": ""})
+    client.post(url, {"username": "alice", "password": "wrong"})
+    assert throttle.seconds_to_wait("alice", "10.0.0.2") > 0
+
+
 def test_check_deploy_is_clean_with_production_settings():
     import os
     import subprocess
