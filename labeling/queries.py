@@ -8,7 +8,7 @@ from accounts.roles import Role, has_role
 from incidents.models import Incident
 from labeling import embeddings
 from labeling.choices import AnnotationSource
-from labeling.models import Annotation, Decision, Dimension, Embedding, Taxonomy
+from labeling.models import Annotation, Decision, Dimension, Embedding, Option, Taxonomy
 
 
 def list_active_taxonomies():
@@ -23,8 +23,10 @@ def list_labels_of(incident, viewer):
     dimension is decided or has two annotators, an analyst sees only their own annotations.
     """
     dimensions = Dimension.objects.filter(taxonomy__active=True).select_related("taxonomy")
+    decided = list(incident.decisions.select_related("option__parent", "decided_by"))
+    load_ancestors([decision.option for decision in decided])  # the panel colours labels by top level
     decisions = defaultdict(list)
-    for decision in incident.decisions.select_related("option__parent", "decided_by"):
+    for decision in decided:
         decisions[decision.dimension_id].append(decision)
     history = defaultdict(list)
     for annotation in list_annotation_history(incident):
@@ -44,6 +46,29 @@ def list_labels_of(incident, viewer):
             }
         )
     return rows
+
+
+def load_ancestors(options):
+    """Attach every ancestor of these options, so `Option.top_level` runs no query of its own.
+
+    Callers select each option's parent, which covers two-level taxonomies at no cost; an
+    option deeper than that gets its chain from one query of its dimension's options.
+    """
+    deeper = [option for option in options if _last_loaded(option).parent_id is not None]
+    if not deeper:
+        return
+    by_id = Option.objects.filter(dimension_id__in={option.dimension_id for option in deeper}).in_bulk()
+    for option in [*by_id.values(), *deeper]:
+        end = _last_loaded(option)
+        if end.parent_id in by_id:
+            Option.parent.field.set_cached_value(end, by_id[end.parent_id])
+
+
+def _last_loaded(option):
+    """The option's furthest ancestor already in memory (itself when its parent is not)."""
+    while option.parent_id is not None and Option.parent.is_cached(option):
+        option = option.parent
+    return option
 
 
 def _may_see(viewer, annotation, annotations, decisions):
@@ -89,16 +114,31 @@ def list_annotation_history(incident):
     )
 
 
-def incidents_with_stale_embeddings():
-    """Incidents with no vector for the current model, or changed since their vector was made."""
-    fresh = Embedding.objects.filter(
+def _current_embedding():
+    """The incident's vector for the current model, if it is of the incident's current text.
+
+    labeling.actions.vectors stamps a vector's `updated_at` with the incident's `updated_at`
+    read with the text it embeds, and stores it only if the incident is still at that
+    version, so comparing the two timestamps (no text, no hash) tells a current vector.
+    """
+    return Embedding.objects.filter(
         incident_id=OuterRef("pk"), model_name=embeddings.model_name(), updated_at__gte=OuterRef("updated_at")
     )
-    return Incident.objects.filter(~Exists(fresh))
+
+
+def incidents_with_stale_embeddings():
+    """Incidents with no vector for the current model, or changed since their vector's text was read."""
+    return Incident.objects.filter(~Exists(_current_embedding()))
 
 
 def stale_embedding_incident_ids(limit):
     return list(incidents_with_stale_embeddings().order_by("-updated_at").values_list("pk", flat=True)[:limit])
+
+
+def current_embedding_incident_ids(incident_ids):
+    """Those of these incidents whose vector is of their current text, for the suggestions the embed task queues."""
+    current = Incident.objects.filter(Exists(_current_embedding()), pk__in=list(incident_ids))
+    return list(current.order_by("pk").values_list("pk", flat=True))
 
 
 def list_embedding_workers(timeout=1.0):

@@ -55,8 +55,8 @@ def test_a_text_gets_the_same_vector_alone_and_in_a_batch_of_longer_texts():
 
 def test_embedding_twice_embeds_once(make_incident):
     incident = make_incident()
-    assert embed_incidents([incident.pk]) == {"embedded": 1, "unchanged": 0, "missing": 0}
-    assert embed_incidents([incident.pk]) == {"embedded": 0, "unchanged": 1, "missing": 0}
+    assert embed_incidents([incident.pk]) == {"embedded": 1, "unchanged": 0, "changed": 0, "missing": 0}
+    assert embed_incidents([incident.pk]) == {"embedded": 0, "unchanged": 1, "changed": 0, "missing": 0}
     row = Embedding.objects.get(incident=incident)
     assert row.model_name == "all-MiniLM-L6-v2"
     assert len(row.vector) == 384
@@ -78,7 +78,7 @@ def test_changed_text_is_embedded_again_exactly_once(make_incident):
 
 
 def test_deleted_incidents_are_reported_missing(db):
-    assert embed_incidents([999_999]) == {"embedded": 0, "unchanged": 0, "missing": 1}
+    assert embed_incidents([999_999]) == {"embedded": 0, "unchanged": 0, "changed": 0, "missing": 1}
 
 
 def test_sweep_finds_missing_and_changed_vectors(make_incident):
@@ -112,9 +112,9 @@ def test_embed_command_embeds_stale_incidents_with_a_summary(make_incident):
     incidents = [make_incident(), make_incident()]
     out = StringIO()
     call_command("embed_incidents", stdout=out)
-    assert "Embedded 2, unchanged 0, gone 0." in out.getvalue()
+    assert "Embedded 2, unchanged 0, changed meanwhile 0, gone 0." in out.getvalue()
     call_command("embed_incidents", "--all", stdout=out)
-    assert "Embedded 0, unchanged 2, gone 0." in out.getvalue()
+    assert "Embedded 0, unchanged 2, changed meanwhile 0, gone 0." in out.getvalue()
     assert Embedding.objects.filter(incident__in=incidents).count() == 2
 
 

@@ -3,14 +3,16 @@
 import logging
 import pickle
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from labeling import embeddings
-from labeling.actions.vectors import embed_incidents
+from labeling.actions.vectors import embed_incidents, lock_existing_incidents
 from labeling.models import Dimension, Option, Suggestion, SuggestionModel
 from labeling.suggestions import queries, training, tuning
 from labeling.suggestions.model import Neighbour
@@ -32,6 +34,8 @@ MAX_TRAINING_INCIDENTS = 2000
 # Undecided incidents (the newest) offered to self-training (training.SELF_TRAINING_SCORE):
 # more of them than this mostly cost the time to encode them.
 MAX_SELF_TRAINING_POOL = 1000
+# Names the advisory locks of `training_lock` (with the taxonomy's id as the second key).
+TRAINING_LOCK_NAME = "labeling.suggestionmodel.training"
 # Incidents scored per batch: one encode of their texts, one transaction of writes.
 SUGGEST_BATCH = 256
 # Digits kept of scores and similarities shown to analysts and exported.
@@ -55,18 +59,60 @@ def needs_training(taxonomy):
     return count - latest.decision_count >= max(RETRAIN_MIN_NEW_DECISIONS, RETRAIN_GROWTH * latest.decision_count)
 
 
+@contextmanager
+def training_lock(taxonomy, *, wait=True):
+    """Hold the taxonomy's training lock for the block; yield whether it was taken (always when waiting).
+
+    A PostgreSQL advisory lock of this database session, so every path that trains (the
+    task, the suggest_labels command) takes turns, the model of the newest decisions is
+    stored last, and the lock of a worker that dies goes with its connection.
+    """
+    key = [TRAINING_LOCK_NAME, taxonomy.pk]
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(hashtext(%s), %s)", key)
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s), %s)", key)
+        taken = wait or cursor.fetchone()[0]
+    try:
+        yield taken
+    finally:
+        if taken:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s), %s)", key)
+
+
+def train_if_needed(taxonomy, *, wait=True):
+    """Train the taxonomy's model if enough new decisions arrived; return the new model, or None.
+
+    With `wait=False`, None at once while another training of the taxonomy runs.
+    """
+    with training_lock(taxonomy, wait=wait) as taken:
+        if taken and needs_training(taxonomy):
+            return train_suggestion_model(taxonomy)
+    return None
+
+
 def train_suggestion_model(taxonomy):
     """Train a model on the taxonomy's decisions and store it; return the SuggestionModel row.
 
-    Safe to run twice: a model of the same decisions is found by its digest, not retrained,
-    and two trainings racing end in one row (`suggestionmodel_unique_training_set`).
+    Safe to run twice or at once: trainings of a taxonomy take turns (`training_lock`), a
+    model of the same decisions is found by its digest, not retrained, and a model is dated
+    when its decisions were read, so one of older decisions never becomes the latest.
     """
-    count, digest = queries.decisions_fingerprint(taxonomy)
-    existing = SuggestionModel.objects.filter(
-        taxonomy=taxonomy, embedding_model=embeddings.model_name(), decisions_digest=digest
-    ).first()
-    if existing is not None:
-        return existing
+    with training_lock(taxonomy):
+        read_at = timezone.now()
+        count, digest = queries.decisions_fingerprint(taxonomy)
+        existing = SuggestionModel.objects.filter(
+            taxonomy=taxonomy, embedding_model=embeddings.model_name(), decisions_digest=digest
+        ).first()
+        if existing is not None:
+            return existing
+        return _store(_train(taxonomy, count, digest), read_at)
+
+
+def _train(taxonomy, count, digest):
+    """Train a suggester on the taxonomy's decisions; return its SuggestionModel row, not yet saved."""
     started = time.perf_counter()
     infos = queries.dimension_infos(taxonomy)
     dataset = _training_set(taxonomy, infos)
@@ -81,17 +127,28 @@ def train_suggestion_model(taxonomy):
         metrics=_calibration_figures(suggester),
         training_seconds=round(time.perf_counter() - started, 1),
     )
-    try:
-        with transaction.atomic():
-            row.save()
-    except IntegrityError:
-        return SuggestionModel.objects.get(
-            taxonomy=taxonomy, embedding_model=embeddings.model_name(), decisions_digest=digest
-        )
     logger.info(
         "trained %s on %d decided and %d undecided incidents in %.0f s",
         row.version, len(dataset.labeled()), len(dataset.unlabeled()), row.training_seconds,
     )  # fmt: skip
+    return row
+
+
+def _store(row, read_at):
+    """Save the row dated `read_at`, or return the one of the same decisions a racing training saved first.
+
+    latest_suggestion_model goes by `created_at`; dated when its decisions were read rather
+    than when it was saved, a model of older decisions that finishes last never becomes the latest.
+    """
+    try:
+        with transaction.atomic():
+            row.save()
+            SuggestionModel.objects.filter(pk=row.pk).update(created_at=read_at)  # auto_now_add set "now"
+    except IntegrityError:
+        return SuggestionModel.objects.get(
+            taxonomy=row.taxonomy, embedding_model=row.embedding_model, decisions_digest=row.decisions_digest
+        )
+    row.created_at = read_at
     return row
 
 
@@ -160,8 +217,8 @@ def suggest_labels(taxonomy, incident_ids=None, *, train=True):
     background task). Safe to run twice: rows are upserted per (incident, option), and the
     options no longer suggested for an incident's dimension are removed.
     """
-    if train and needs_training(taxonomy):
-        train_suggestion_model(taxonomy)
+    if train:
+        train_if_needed(taxonomy)
     suggester, version = current_suggester(taxonomy)
     ids = queries.undecided_incident_ids(taxonomy) if incident_ids is None else list(incident_ids)
     result = SuggestResult(version=version)
@@ -175,11 +232,11 @@ def suggest_labels(taxonomy, incident_ids=None, *, train=True):
 def _suggest_batch(taxonomy, suggester, version, incident_ids):
     _embed_missing(incident_ids)
     vectors = queries.base_vectors(incident_ids)
-    ids = [incident_id for incident_id in incident_ids if incident_id in vectors]
+    texts = queries.suggestion_texts([incident_id for incident_id in incident_ids if incident_id in vectors])
+    ids = [incident_id for incident_id in incident_ids if incident_id in texts]  # not deleted meanwhile
     if not ids:
         return 0
     decided = queries.decided_options(taxonomy, ids)
-    texts = queries.suggestion_texts(ids)
     tuned = None
     if suggester.encoder is not None:
         tuned = suggester.vectors(tuning.token_states([texts[incident_id] for incident_id in ids]))
@@ -242,7 +299,13 @@ def _known(model, option_key):
 
 @transaction.atomic
 def _write(taxonomy, version, incident_ids, rows):
-    """Upsert the rows and drop the batch's other suggestions on the dimensions it scored."""
+    """Upsert the rows and drop the batch's other suggestions on the dimensions it scored.
+
+    Only for the incidents that still exist: they are kept from being deleted until commit.
+    """
+    existing = lock_existing_incidents(incident_ids)
+    incident_ids = [incident_id for incident_id in incident_ids if incident_id in existing]
+    rows = [row for row in rows if row[0] in existing]
     dimensions = {dimension.key: dimension for dimension in Dimension.objects.filter(taxonomy=taxonomy)}
     options = {
         (option.dimension_id, option.key): option for option in Option.objects.filter(dimension__taxonomy=taxonomy)

@@ -163,7 +163,10 @@ def nearest_decided(taxonomy, vectors_by_incident, k=NEIGHBOURS):
 
 
 def latest_suggestion_model(taxonomy):
-    """The newest trained model of the taxonomy for the current embedding model, or None."""
+    """The taxonomy's model of the most recently read decisions for the current embedding model, or None.
+
+    Newest `created_at` first: labeling.actions.suggestions dates a model when its decisions were read.
+    """
     return (
         SuggestionModel.objects.filter(taxonomy=taxonomy, embedding_model=embeddings.model_name())
         .defer("state")

@@ -6,6 +6,7 @@ from incidents.pipeline import EMBED_TASK_SIZE
 from labeling import embeddings
 from labeling.actions import embed_incidents
 from labeling.queries import incidents_with_stale_embeddings
+from labeling.tasks import suggest_for_new_vectors
 
 
 class Command(BaseCommand):
@@ -15,16 +16,23 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="Check every incident, not only stale ones.")
 
     def handle(self, *args, all, **options):
-        incidents = Incident.objects.all() if all else incidents_with_stale_embeddings()
-        ids = list(incidents.order_by("pk").values_list("pk", flat=True))
-        totals = {"embedded": 0, "unchanged": 0, "missing": 0}
+        stale = set(incidents_with_stale_embeddings().values_list("pk", flat=True))
+        ids = sorted(Incident.objects.values_list("pk", flat=True)) if all else sorted(stale)
+        totals = {"embedded": 0, "unchanged": 0, "changed": 0, "missing": 0}
         self.stdout.write(f"{len(ids)} incidents to check with {embeddings.model_name()} on {embeddings.pick_device()}")
         with tqdm(total=len(ids), unit="incident", disable=not ids) as progress:
             for start in range(0, len(ids), EMBED_TASK_SIZE):
-                counts = embed_incidents(ids[start : start + EMBED_TASK_SIZE])
+                batch = ids[start : start + EMBED_TASK_SIZE]
+                counts = embed_incidents(batch)
+                # As the embed task does: the workers refresh the suggestions of what was brought up to date.
+                suggest_for_new_vectors([pk for pk in batch if pk in stale])
                 for key, value in counts.items():
                     totals[key] += value
-                progress.update(min(EMBED_TASK_SIZE, len(ids) - start))
+                progress.update(len(batch))
         self.stdout.write(
-            self.style.SUCCESS("Embedded {embedded}, unchanged {unchanged}, gone {missing}.".format(**totals))
+            self.style.SUCCESS(
+                "Embedded {embedded}, unchanged {unchanged}, changed meanwhile {changed}, gone {missing}.".format(
+                    **totals
+                )
+            )
         )
