@@ -30,7 +30,7 @@ from incidents import importers
 from incidents.actions import refresh_search_documents
 from incidents.exporters import duration_minutes, label_column
 from incidents.models import ImportBatch, Incident, IncidentUpdate
-from incidents.pipeline import request_embeddings
+from incidents.pipeline import request_embeddings, send_or_leave_to_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +63,16 @@ def create_import_batch(*, file_name, content, fmt, source="", user=None, store=
 
 
 def enqueue_import_batch(batch):
-    """Run the batch on a worker once the transaction that created it has committed."""
+    """Run the batch on a worker once the transaction that created it has committed.
+
+    As with embeddings (incidents.pipeline), a broker that cannot be reached must not fail
+    the upload: the batch is saved as pending, and the sweep of abandoned batches sends it
+    once PENDING_TOO_LONG has passed.
+    """
     from incidents.tasks import run_import_batch  # tasks imports this module
 
-    transaction.on_commit(lambda: run_import_batch.delay(batch.pk))
+    waiting = f"import batch {batch.pk} waits for the import sweep"
+    transaction.on_commit(lambda: send_or_leave_to_sweep(run_import_batch, [batch.pk], waiting))
 
 
 def list_import_batches():

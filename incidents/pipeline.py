@@ -36,7 +36,18 @@ def _registered(task_name):
 def _send(ids):
     for start in range(0, len(ids), EMBED_TASK_SIZE):
         chunk = ids[start : start + EMBED_TASK_SIZE]
-        try:
-            _registered(EMBED_TASK).apply_async(args=[chunk], queue="embed")
-        except Exception:  # a broker outage must not fail the save; the sweep retries
-            logger.warning("broker unreachable; %d incidents wait for the embedding sweep", len(chunk))
+        send_or_leave_to_sweep(
+            _registered(EMBED_TASK), [chunk], f"{len(chunk)} incidents wait for the embedding sweep", queue="embed"
+        )
+
+
+def send_or_leave_to_sweep(task, args, waiting, **options):
+    """Send a task; a broker that cannot be reached is logged (`waiting` says what waits), not raised.
+
+    The write that asked for the task has committed, and a periodic sweep finds what it left
+    undone, so an outage must not fail the save or the upload that came first.
+    """
+    try:
+        task.apply_async(args=args, **options)
+    except Exception:  # whatever the broker client raises; the sweep retries
+        logger.warning("broker unreachable; %s", waiting)

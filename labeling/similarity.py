@@ -21,6 +21,7 @@ from incidents.models import Incident
 from incidents.queries import incidents_visible_to
 from labeling import embeddings
 from labeling.models import Decision, Embedding, Option
+from labeling.queries import load_ancestors
 from labeling.queue import open_to
 
 # Reciprocal rank fusion constant (Cormack et al. 2009): damps the weight of top ranks.
@@ -230,7 +231,9 @@ def labels_of(incident_ids):
     # Options in their order within a dimension, spelled out: ordering by "option" expands to
     # Option.Meta.ordering through the dimension and taxonomy, three more joins to plan.
     ordered = decisions.order_by("dimension__order", "option__order", "option_id")
-    for decision in ordered.select_related("dimension", "option__parent"):
+    decided = list(ordered.select_related("dimension", "option__parent"))
+    load_ancestors([decision.option for decision in decided])  # results are coloured by top level
+    for decision in decided:
         labels[decision.incident_id][decision.dimension.key].append(decision.option)
     return {incident_id: dict(by_dimension) for incident_id, by_dimension in labels.items()}
 

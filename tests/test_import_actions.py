@@ -528,6 +528,77 @@ def test_upload_of_an_empty_file_is_refused(login, adam):
     assert not ImportBatch.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "fmt", "failure"),
+    [
+        ("status.json", b'{"incidents": []}', "statuspage",
+         "page: no name to use as the source; give a source (the Source field, or --source)"),
+        ("blank.jsonl", b"\n\n  \n", "jsonl", "the file is empty (only blank lines)"),
+        ("incidents.csv", (FIXTURES / "incidents_sample.csv").read_bytes(), "jsonl",
+         "no line is a JSON object (jsonl holds one incident per line); is the format right?"),
+    ],
+    ids=["statuspage-without-a-page-name", "only-blank-lines", "csv-uploaded-as-jsonl"],
+)  # fmt: skip
+def test_uploaded_file_that_cannot_be_read_fails_its_batch_saying_why(
+    login, adam, django_capture_on_commit_callbacks, eager_tasks, name, content, fmt, failure
+):
+    client = login(adam)
+    upload = SimpleUploadedFile(name, content)
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post(reverse("incidents:import"), {"file": upload, "format": fmt, "source": ""})
+    run_after_commit(callbacks)
+    batch = ImportBatch.objects.get()
+    assert (batch.status, batch.failure, batch.total, batch.errors) == ("failed", failure, 0, [])
+    assert f"{failure}. Nothing was changed." in client.get(batch.get_absolute_url()).content.decode()
+    assert not Incident.objects.exists()
+
+
+@pytest.fixture
+def broker_down():
+    """Celery's broker (Redis) cannot be reached: sending a task fails after one quick retry."""
+    from config.celery import app
+
+    saved = app.conf.broker_url, app.conf.task_always_eager
+    app.conf.broker_url, app.conf.task_always_eager = "redis://127.0.0.1:1/0", False
+    _forget_broker_connections(app)
+    yield
+    app.conf.broker_url, app.conf.task_always_eager = saved
+    _forget_broker_connections(app)
+
+
+def _forget_broker_connections(app):
+    """Drop the pools of connections and producers, so the next task is sent to the broker_url set now."""
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "status", "batch_page"),
+    [
+        ("incidents:import", 302, "incidents:import-batch"),
+        ("api:incidents-api:importbatch-list", 202, "api:incidents-api:importbatch-detail"),
+    ],
+)
+def test_upload_with_the_broker_down_answers_with_its_waiting_batch_for_the_sweep(
+    login, adam, broker_down, django_capture_on_commit_callbacks, endpoint, status, batch_page
+):
+    # given
+    client = login(adam)
+    upload = SimpleUploadedFile("a.jsonl", (FIXTURES / "incidents_sample.jsonl").read_bytes())
+    # when the batch is saved and its task cannot be sent
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse(endpoint), {"file": upload, "format": "jsonl"})
+    # then the answer is the batch, waiting
+    batch = ImportBatch.objects.get()
+    assert (response.status_code, batch.status) == (status, "pending")
+    assert response["Location"].endswith(reverse(batch_page, args=[batch.pk]))
+    assert "Waiting" in client.get(batch.get_absolute_url()).content.decode()
+    # and the sweep sends it once it has waited PENDING_TOO_LONG
+    long_ago = timezone.now() - imports.PENDING_TOO_LONG - timedelta(minutes=1)
+    ImportBatch.objects.filter(pk=batch.pk).update(created_at=long_ago)
+    assert imports.find_abandoned_import_batches() == ([batch], [])
+
+
 def test_non_admin_cannot_upload(login, maria):
     upload = SimpleUploadedFile("a.jsonl", (FIXTURES / "incidents_sample.jsonl").read_bytes())
     response = login(maria).post(reverse("incidents:import"), {"file": upload, "format": "jsonl"})

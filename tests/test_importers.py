@@ -135,7 +135,7 @@ def test_statuspage_page_start_before_creation_makes_creation_the_detection():
     [
         ('{"incidents": [', "not valid JSON: Expecting value: line 1 column 16 (char 15)"),
         ("[1, 2]", "top level: expected an object with an 'incidents' list (a Statuspage incidents JSON)"),
-        ('{"incidents": []}', "page: no name to use as the source; give one (--source)"),
+        ('{"incidents": []}', "page: no name to use as the source; give a source (the Source field, or --source)"),
         ('{"incidents": ' + "[" * 100_000 + "]" * 100_000 + "}", "not valid JSON: nested too deeply"),
     ],
 )
@@ -312,12 +312,23 @@ def test_numeric_external_id_is_text():
     [
         (b"", "the file is empty (0 bytes)"),
         (b'{"title": "ok"}\n{"title": "caf\xe9"}\n', "line 2, column 15: invalid UTF-8 (byte 0xe9)"),
+        (b"\n \n\t\n", "the file is empty (only blank lines)"),
+        (b"source,external_id,title,started_at\nacme,A,Chat times out,2024-05-01T12:00:00Z\n",
+         "no line is a JSON object (jsonl holds one incident per line); is the format right?"),
+        (b"[1]\n\n2\n", "no line is a JSON object (jsonl holds one incident per line); is the format right?"),
     ],
-)
+)  # fmt: skip
 def test_file_level_problems_raise_before_any_record(content, reason):
     with pytest.raises(ImportFileError) as raised:
         read_records(content, "jsonl")
     assert str(raised.value) == reason
+
+
+@pytest.mark.parametrize("fmt", importers.FORMATS)
+def test_a_file_of_blank_lines_is_empty_in_every_format(fmt):
+    with pytest.raises(ImportFileError) as raised:
+        read_records(b"\r\n\n   \n", fmt, default_source="acme")
+    assert str(raised.value) == "the file is empty (only blank lines)"
 
 
 def test_file_over_the_size_limit_is_refused():

@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -310,3 +312,45 @@ def test_full_text_ranks_only_the_most_recent_matches_when_common_words_match_ma
     monkeypatch.setattr(similarity, "MAX_RANKED_MATCHES", 2)
     # then the two most recent are, and the oldest is left out
     assert sorted(best_by_text(candidates, ["gpu", "memory", "full"], 10)) == sorted([older.pk, newest.pk])
+
+
+def test_incident_panel_queries_do_not_grow_with_results_labelled_three_levels_deep(
+    login, olga, make_incident, taxonomy
+):
+    # given results decided with a third-level option under Timeout (in Inference engine)
+    timeout = Option.objects.get(dimension__taxonomy=taxonomy, key="timeout")
+    leaf = Option.objects.create(dimension=timeout.dimension, key="prefill", name="Prefill", parent=timeout)
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=384)
+
+    def embedded(title):
+        incident = make_incident(title=title)
+        Embedding.objects.create(
+            incident=incident,
+            model_name=embeddings.model_name(),
+            text_hash="test",
+            vector=base + rng.normal(size=384) * 0.1,
+        )
+        return incident
+
+    source = embedded("KV cache full timeout")
+
+    def add_result(index):
+        result = embedded(f"KV cache full timeout {index}")
+        Decision.objects.create(incident=result, dimension=leaf.dimension, option=leaf, decided_at=timezone.now())
+
+    client = login(olga)
+    panel = reverse("labeling:incident-similar", args=[source.pk])
+    add_result(0)
+    with CaptureQueriesContext(connection) as one:
+        client.get(panel)
+    for index in range(1, 10):
+        add_result(index)
+    # when
+    with CaptureQueriesContext(connection) as ten:
+        response = client.get(panel)
+    # then
+    html = response.content.decode()
+    assert html.count('class="label label-inference_engine"') == 10
+    assert "Timeout › Prefill" in html
+    assert len(ten) == len(one)

@@ -97,8 +97,8 @@ class Rows:
 def read_records(content, fmt, *, default_source="", max_bytes=None):
     """Check the file as a whole, then return its Rows: Record and RowError items, lazily.
 
-    Raises ImportFileError before returning when the file is unusable (empty, too big, not
-    UTF-8, not JSON, a CSV header without a required column), so nothing gets written.
+    Raises ImportFileError before returning when the file is unusable (empty or blank, too
+    big, not UTF-8, not JSON, a CSV header without a required column), so nothing gets written.
     """
     if fmt not in FORMATS:
         raise ImportFileError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -106,6 +106,8 @@ def read_records(content, fmt, *, default_source="", max_bytes=None):
     if problem:
         raise ImportFileError(problem)
     text = _decode(content)
+    if not text or text.isspace():  # else it would finish as "done, 0 of 0 rows", unexplained
+        raise ImportFileError("the file is empty (only blank lines)")
     if fmt == "jsonl":
         total, rows = _jsonl_rows(text)
     elif fmt == "csv":
@@ -161,6 +163,10 @@ def _load_json(text):
 def _jsonl_rows(text):
     # split("\n"), not splitlines(): JSON text may hold U+2028 and other "line breaks".
     lines = text.split("\n")
+    # With no line a JSON object, every line would be refused one by one ("not valid JSON"):
+    # most likely another format (a CSV) uploaded as jsonl; say so once, for the file.
+    if not any(line.lstrip().startswith("{") for line in lines):
+        raise ImportFileError("no line is a JSON object (jsonl holds one incident per line); is the format right?")
     return sum(1 for line in lines if line.strip()), _jsonl_items(lines)
 
 
@@ -258,7 +264,7 @@ def _statuspage_rows(text, default_source):
     page = data.get("page") if isinstance(data.get("page"), dict) else {}
     source = default_source or statuspage.slug(page.get("name"))
     if not source:
-        raise ImportFileError("page: no name to use as the source; give one (--source)")
+        raise ImportFileError("page: no name to use as the source; give a source (the Source field, or --source)")
     return len(incidents), (
         (f"incidents[{index}]", statuspage.from_statuspage(f"incidents[{index}]", item, source))
         for index, item in enumerate(incidents)
