@@ -1,13 +1,13 @@
 """The Celery app: queues `default` and `embed`, late acks, and the periodic sweeps."""
 
+import logging
 import os
 
-from celery import Celery
-from celery.signals import worker_ready
+from celery import Celery, bootsteps
 from django.conf import settings
 from kombu import Queue
 
-from config.health import HEARTBEAT_SECONDS
+logger = logging.getLogger(__name__)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -37,8 +37,6 @@ app.conf.update(
     broker_connection_timeout=2,
     task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
     beat_schedule={
-        # Tells the pages a worker is alive (config.health); they show a banner otherwise.
-        "heartbeat": {"task": "labeling.tasks.heartbeat", "schedule": HEARTBEAT_SECONDS},
         # Requeues import batches whose worker died, so none stays "running" forever.
         "sweep-abandoned-imports": {"task": "incidents.tasks.sweep_abandoned_import_batches", "schedule": 300.0},
         # Folds new and changed incidents, labels and suggestions into the dashboard facts;
@@ -56,9 +54,36 @@ app.conf.update(
 app.autodiscover_tasks()
 
 
-@worker_ready.connect
-def _announce_worker(**kwargs):
-    """Clear the "no worker" banner as soon as a worker starts, not at the first beat."""
+class Heartbeat(bootsteps.StartStopStep):
+    """Stamps the worker heartbeat (config.health) from the worker's main process.
+
+    As a task, the stamp waited behind whatever filled the pool (a training takes minutes,
+    a backlog of embeddings longer), and the pages said no worker ran while every one was
+    busy. The main process runs no tasks. The first stamp, at start, clears the banner at once.
+    """
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.repeating = None
+
+    def start(self, worker):
+        _stamp()
+        self.repeating = worker.timer.call_repeatedly(settings.WORKER_HEARTBEAT_SECONDS, _stamp)
+
+    def stop(self, worker):
+        if self.repeating is not None:
+            self.repeating.cancel()
+
+
+def _stamp():
     from config.health import record_heartbeat
 
-    record_heartbeat()
+    try:
+        record_heartbeat()
+    except Exception:  # the cache client's own errors while Redis is down; the pages say so
+        logger.warning("cannot write the worker heartbeat: Redis is unreachable")
+
+
+app.steps["worker"].add(Heartbeat)

@@ -171,6 +171,8 @@ CACHES = {"default": embedded.cache_config(CELERY_BROKER_URL)}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
+# Seconds between the stamps a worker's main process writes for the "no worker" banner.
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 30, minimum=1)
 
 # Embeddings: a local sentence-transformers folder or model name; never downloaded at run time.
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")

@@ -72,14 +72,6 @@ def embedding_device(state):
     return {"device": embeddings.pick_device(), "model": embeddings.model_name()}
 
 
-@shared_task(name="labeling.tasks.heartbeat", ignore_result=True)
-def heartbeat():
-    """Stamp the cache so pages know a worker is alive (config.health)."""
-    from config.health import record_heartbeat
-
-    record_heartbeat()
-
-
 # Suggestions. Training takes minutes of CPU, so it runs in the background when enough new
 # decisions arrived (the sweep below, in the beat schedule), then refreshes the suggestions.
 

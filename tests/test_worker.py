@@ -102,3 +102,22 @@ def test_a_worker_killed_mid_import_leaves_a_batch_the_sweep_finishes(start_work
     assert IncidentUpdate.objects.filter(incident__source="killed").count() == IMPORT_ROWS  # no timeline twice
     assert sweep_abandoned_import_batches() == (0, 0)
     second.wait_for_line("is claimed or finished already", timeout=60)
+
+
+def test_a_worker_stamps_the_heartbeat_while_it_runs_no_task(start_worker):
+    from django.conf import settings
+    from django.core.cache.backends.redis import RedisCache
+
+    from config.embedded import cache_config
+    from config.health import HEARTBEAT_KEY
+
+    # The worker's cache (Redis), not the test's private one.
+    shared = cache_config(settings.CELERY_BROKER_URL)
+    workers_cache = RedisCache(shared["LOCATION"], {})
+    # given a worker listening on a queue nothing is sent to, so no task of any kind runs
+    worker = start_worker(queues="nothing-is-sent-here", WORKER_HEARTBEAT_SECONDS="1")
+    worker.wait_for_line("ready.", timeout=EMBEDDED_WITHIN_SECONDS)
+    # when its stamp is wiped
+    workers_cache.delete(HEARTBEAT_KEY)
+    # then its main process stamps it again within a few beats
+    wait_for(lambda: workers_cache.get(HEARTBEAT_KEY) is not None, timeout=15, what="a fresh worker heartbeat")
