@@ -43,25 +43,27 @@ def confusion_matrix(pairs, values=None):
 
 
 def fleiss_kappa(ratings):
-    """Fleiss' kappa for items each rated by the same number (at least two) of annotators.
+    """Fleiss' kappa of items rated by two or more annotators each, however many.
 
-    Items with fewer ratings than the most common count are left out, as the statistic
-    assumes a fixed number of raters per item.
+    Each item's agreement is the share of its rater pairs that agree, so items with more
+    raters are not dropped: with the same number on every item this is Fleiss (1971), and
+    with two it is Scott's pi. Items rated once say nothing about agreement and are left
+    out. Returns None without an item rated twice, and 1.0 when every rating is one value.
     """
-    if not ratings:
+    items = [Counter(item) for item in ratings if len(item) >= 2]
+    if not items:
         return None
-    raters = Counter(len(item) for item in ratings).most_common(1)[0][0]
-    items = [item for item in ratings if len(item) == raters]
-    if raters < 2 or not items:
-        return None
+    observed = sum(_agreeing_pair_share(counts) for counts in items) / len(items)
     totals = Counter()
-    per_item_agreement = 0.0
-    for item in items:
-        counts = Counter(item)
+    for counts in items:
         totals.update(counts)
-        per_item_agreement += (sum(n * n for n in counts.values()) - raters) / (raters * (raters - 1))
-    observed = per_item_agreement / len(items)
-    expected = sum((n / (len(items) * raters)) ** 2 for n in totals.values())
+    ratings_count = sum(totals.values())
+    expected = sum((n / ratings_count) ** 2 for n in totals.values())
     if expected == 1.0:
         return 1.0
     return (observed - expected) / (1.0 - expected)
+
+
+def _agreeing_pair_share(counts):
+    raters = sum(counts.values())
+    return (sum(n * n for n in counts.values()) - raters) / (raters * (raters - 1))

@@ -52,26 +52,38 @@ def current_values(dimension):
     }
 
 
-def annotation_pairs(dimension):
+@dataclass
+class DimensionAgreement:
+    """Agreement on one dimension: all annotators at once (Fleiss' kappa), and pair by pair."""
+
+    dimension: object
+    items: int  # incidents labeled by two or more annotators
+    annotators: int  # annotators who labeled any of them
+    fleiss: float | None
+    pairs: list  # [PairAgreement], most items first
+
+
+def annotation_pairs(dimension, values=None):
     """{(first, second): [(first's value, second's value), ...]} per pair of usernames.
 
-    Usernames in a pair are in alphabetical order; items are in incident id order.
+    Usernames in a pair are in alphabetical order; items are in incident id order. `values`
+    are the dimension's current_values when the caller has them already.
     """
     pairs = defaultdict(list)
-    for _incident_id, by_user in sorted(current_values(dimension).items()):
+    for _incident_id, by_user in sorted((current_values(dimension) if values is None else values).items()):
         for first, second in combinations(sorted(by_user), 2):
             pairs[(first, second)].append((by_user[first], by_user[second]))
     return dict(pairs)
 
 
-def list_pair_agreement(dimension):
+def list_pair_agreement(dimension, values=None):
     """[PairAgreement] for every pair of annotators who labeled the same incidents, most items first."""
     option_keys = list(dimension.options.order_by("order", "id").values_list("key", flat=True))
     results = []
-    for annotators, pairs in annotation_pairs(dimension).items():
+    for annotators, pairs in annotation_pairs(dimension, values).items():
         seen = {value for pair in pairs for value in pair}
-        values = [key for key in option_keys if key in seen] + sorted(seen - set(option_keys))
-        values, confusion = agreement.confusion_matrix(pairs, values)
+        ordered = [key for key in option_keys if key in seen] + sorted(seen - set(option_keys))
+        ordered, confusion = agreement.confusion_matrix(pairs, ordered)
         results.append(
             PairAgreement(
                 dimension=dimension,
@@ -79,13 +91,26 @@ def list_pair_agreement(dimension):
                 items=len(pairs),
                 observed=agreement.observed_agreement(pairs),
                 kappa=agreement.cohen_kappa(pairs),
-                values=values,
+                values=ordered,
                 confusion=confusion,
             )
         )
     return sorted(results, key=lambda result: (-result.items, result.annotators))
 
 
+def dimension_agreement(dimension):
+    """The DimensionAgreement of one dimension, from one read of its annotations."""
+    values = current_values(dimension)
+    rated = [by_user for by_user in values.values() if len(by_user) >= 2]
+    return DimensionAgreement(
+        dimension=dimension,
+        items=len(rated),
+        annotators=len({username for by_user in rated for username in by_user}),
+        fleiss=agreement.fleiss_kappa([list(by_user.values()) for by_user in rated]),
+        pairs=list_pair_agreement(dimension, values),
+    )
+
+
 def list_taxonomy_agreement(taxonomy):
-    """{dimension key: [PairAgreement]} for every dimension of the taxonomy, in its order."""
-    return {dimension.key: list_pair_agreement(dimension) for dimension in taxonomy.dimensions.order_by("order", "id")}
+    """[DimensionAgreement] of every dimension of the taxonomy, in its order."""
+    return [dimension_agreement(dimension) for dimension in taxonomy.dimensions.order_by("order", "id")]

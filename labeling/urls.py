@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling.views import overview, screen, similar, taxonomy
+from labeling.views import agreement, overview, screen, similar, taxonomy
 
 app_name = "labeling"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("taxonomies/<slug:key>/export/", taxonomy.taxonomy_export, name="taxonomy-export"),
     path("<slug:key>/", screen.label_screen, name="screen"),
     path("<slug:key>/adjudication/", screen.adjudication_list, name="adjudication"),
+    path("<slug:key>/agreement/", agreement.agreement_page, name="agreement"),
     path("<slug:key>/incidents/<int:pk>/adjudicate/", screen.adjudicate, name="adjudicate"),
     path("<slug:key>/incidents/<int:pk>/save/", screen.save_labels, name="save"),
     path("<slug:key>/incidents/<int:pk>/skip/", screen.skip_incident, name="skip"),

@@ -49,6 +49,7 @@ ACCESS = {
     "labeling:taxonomy-export": [("get", ("taxonomy",), {"alice", "maria", "adam"})],
     "labeling:screen": [("get", ("taxonomy",), ANALYSTS)],
     "labeling:adjudication": [("get", ("taxonomy",), ADMINS)],
+    "labeling:agreement": [("get", ("taxonomy",), {"alice", "maria", "adam"})],
     "labeling:adjudicate": [("post", ("taxonomy", "incident"), ADMINS)],
     "labeling:save": [("post", ("taxonomy", "incident"), ANALYSTS)],
     "labeling:skip": [("post", ("taxonomy", "incident"), ANALYSTS)],

@@ -58,6 +58,21 @@ def test_fleiss_equals_a_known_value_for_two_raters():
     assert fleiss_kappa([list(pair) for pair in pairs]) == pytest.approx((0.7 - expected) / (1 - expected))
 
 
+def test_fleiss_kappa_keeps_items_with_more_or_fewer_raters():
+    # Items of two raters agree, the one of three splits a, b, b: a third of its rater pairs agree.
+    ratings = [["a", "a"], ["b", "b"], ["a", "b", "b"]]
+    observed = (1 + 1 + 1 / 3) / 3
+    expected = (3 / 7) ** 2 + (4 / 7) ** 2
+    assert fleiss_kappa(ratings) == pytest.approx((observed - expected) / (1 - expected))
+    # Items rated once say nothing about agreement: only the two items rated twice count.
+    assert fleiss_kappa([["a"], ["b"], ["c"], ["a", "a"], ["b", "b"]]) == pytest.approx(1.0)
+
+
+def test_fleiss_kappa_does_not_depend_on_item_order():
+    ratings = [["a", "b"], ["a", "a", "a"], ["b", "b"]]
+    assert fleiss_kappa(ratings) == pytest.approx(fleiss_kappa(list(reversed(ratings))))
+
+
 @given(st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from("abcd")), min_size=1, max_size=60))
 def test_cohen_kappa_matches_scikit_learn(pairs):
     first, second = zip(*pairs, strict=True)

@@ -71,9 +71,13 @@ def test_agreement_of_the_two_analysts_matches_a_hand_computation(db, dimension)
     load_status_page_data()
     items, observed, kappa = _hand_kappa(DATA_DIR / "dev_labels.jsonl", dimension)
     # when
-    figures = list_taxonomy_agreement(Taxonomy.objects.get(key="llm-status", active=True))
+    figures = {
+        report.dimension.key: report
+        for report in list_taxonomy_agreement(Taxonomy.objects.get(key="llm-status", active=True))
+    }
     # then: one pair (the adjudicator's rulings are not ratings), the hand figures exactly
-    [result] = figures[dimension]
+    assert (figures[dimension].items, figures[dimension].annotators) == (150, 2)
+    [result] = figures[dimension].pairs
     assert result.annotators == ("analyst_a", "analyst_b")
     assert result.items == items == 150
     assert result.observed == pytest.approx(observed, abs=1e-12)
