@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from labeling import embeddings, tasks
 from labeling.actions import embed_incidents, import_taxonomy, save_annotation
 from labeling.actions.suggestions import needs_training, suggest_labels, train_suggestion_model
-from labeling.models import Option, Suggestion, SuggestionModel
+from labeling.models import Embedding, Option, Suggestion, SuggestionModel
 from labeling.suggestions import metrics, queries, training, tuning
 from labeling.suggestions import model as model_module
 from labeling.suggestions.model import Calibration, DimensionInfo, DimensionModel, OptionInfo, description_clauses
@@ -405,3 +405,55 @@ def test_self_training_learns_from_sure_undecided_incidents_never_from_held_out_
         added = set(second_items) - set(train)
         assert added and added <= set(test) | set(dataset.unlabeled())
         assert all(second.labels["cause"][index] is not None for index in added)
+
+
+@pytest.mark.parametrize(
+    ("decided", "folds", "message"),
+    [
+        (
+            3,
+            5,
+            "3 decided incidents in ops-test: cross-validation with 5 folds needs at least 5; "
+            "use --folds 3 or decide more",
+        ),
+        (1, 2, "1 decided incident in ops-test: cross-validation with 2 folds needs at least 2; decide more"),
+    ],
+    ids=["three-for-five-folds", "one-for-two-folds"],
+)
+def test_evaluate_suggestions_refuses_fewer_decided_incidents_than_folds(
+    ops_taxonomy, make_incident, alice, decided, folds, message
+):
+    # given fewer decided incidents than folds, none embedded yet
+    gpu_failure = _options(ops_taxonomy)["gpu_failure"]
+    for _ in range(decided):
+        save_annotation(make_incident(), gpu_failure.dimension, alice, [gpu_failure])
+    # when / then: a clear error, before any embedding work
+    with pytest.raises(CommandError) as raised:
+        call_command("evaluate_suggestions", taxonomy="ops-test", folds=folds, stdout=StringIO(), stderr=StringIO())
+    assert str(raised.value) == message
+    assert Embedding.objects.count() == 0
+
+
+def test_export_suggestions_leaves_out_decided_incidents(ops_taxonomy, make_incident, alice, django_assert_num_queries):
+    # given an incident decided on its cause but not on its fix, and an undecided one
+    decided = make_incident(external_id="DONE-1", source="statuspage")
+    undecided = make_incident(external_id="OPEN-1", source="statuspage")
+    options = _options(ops_taxonomy)
+    for incident, key, score in [
+        (decided, "gpu_failure", 0.8),
+        (decided, "replace", 0.6),
+        (undecided, "bad_deploy", 0.7),
+    ]:
+        Suggestion.objects.create(
+            incident=incident, dimension=options[key].dimension, option=options[key], score=score, model_version="m"
+        )
+    save_annotation(decided, options["disk_failure"].dimension, alice, [options["disk_failure"]])
+    out = StringIO()
+    # when: one query for the taxonomy, one for every record
+    with django_assert_num_queries(2):
+        call_command("export_suggestions", taxonomy="ops-test", stdout=out)
+    # then the decided cause's stale suggestion is left out, the undecided fix is kept
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [
+        {"incident": "DONE-1", "source": "statuspage", "dimension": "fix", "value": "replace", "score": 0.6},
+        {"incident": "OPEN-1", "source": "statuspage", "dimension": "cause", "value": "bad_deploy", "score": 0.7},
+    ]

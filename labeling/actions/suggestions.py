@@ -341,11 +341,32 @@ def _write(taxonomy, version, incident_ids, rows):
     return len(objects)
 
 
+class TooFewDecidedError(ValueError):
+    """Fewer decided incidents than cross-validation folds: every fold holds at least one out."""
+
+    def __init__(self, taxonomy, decided, folds):
+        incidents = "incident" if decided == 1 else "incidents"
+        super().__init__(
+            f"{decided} decided {incidents} in {taxonomy.key}: "
+            f"cross-validation with {folds} folds needs at least {folds}"
+        )
+        self.decided = decided
+        self.folds = folds
+
+
 def evaluate_suggestions(taxonomy, folds=5, progress=None):
     """{dimension key: DimensionReport} of k-fold cross-validation on the decided incidents.
 
-    Stores nothing but the vectors of decided incidents that had none yet.
+    Stores nothing but the vectors of decided incidents that had none yet. Raises
+    TooFewDecidedError before embedding anything when there are fewer of them than folds.
     """
+    if folds < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, not {folds}")
+    # Counted up to `folds` only, and before embedding: the split (training._folds) would
+    # otherwise fail after minutes of work. None at all is an empty report, as before.
+    decided = len(queries.training_incident_ids(taxonomy, folds))
+    if 0 < decided < folds:
+        raise TooFewDecidedError(taxonomy, decided, folds)
     infos = queries.dimension_infos(taxonomy)
     dataset = _training_set(taxonomy, infos)
     if not len(dataset.labeled()):

@@ -176,9 +176,15 @@ def latest_suggestion_model(taxonomy):
 
 def iter_suggestion_records(taxonomy):
     """Export records of the taxonomy's suggestions: the best per incident and single-valued
-    dimension, every one of a multi-valued dimension; by incident, then dimension order."""
+    dimension, every one of a multi-valued dimension; by incident, then dimension order.
+
+    Dimensions an incident has a decision on are left out: suggest_labels no longer rescores
+    them, so their rows are of an older model (PRODUCT.md §4).
+    """
+    # Served by decision_unique_option, whose leading columns are (incident, dimension).
+    decided = Decision.objects.filter(incident_id=OuterRef("incident_id"), dimension_id=OuterRef("dimension_id"))
     rows = (
-        Suggestion.objects.filter(dimension__taxonomy=taxonomy)
+        Suggestion.objects.filter(~Exists(decided), dimension__taxonomy=taxonomy)
         .order_by("incident_id", "dimension__order", "dimension_id", "-score", "option__order", "option_id")
         .values_list(
             "incident_id", "incident__external_id", "incident__source", "dimension_id", "dimension__key",

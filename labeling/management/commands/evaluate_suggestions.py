@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.actions.suggestions import evaluate_suggestions
+from labeling.actions.suggestions import TooFewDecidedError, evaluate_suggestions
 from labeling.management.arguments import active_taxonomy
 
 
@@ -25,7 +25,11 @@ class Command(BaseCommand):
             raise CommandError("--folds must be at least 2")
         found = active_taxonomy(taxonomy)
         started = time.perf_counter()
-        reports = evaluate_suggestions(found, folds=folds, progress=self._progress)
+        try:
+            reports = evaluate_suggestions(found, folds=folds, progress=self._progress)
+        except TooFewDecidedError as error:
+            fewer = f"use --folds {error.decided} or " if error.decided >= 2 else ""
+            raise CommandError(f"{error}; {fewer}decide more") from None
         if not reports:
             raise CommandError(f"taxonomy {taxonomy!r} has no decided incidents to evaluate on")
         self.stdout.write(f"{found.name} (v{found.version}), {folds}-fold cross-validation on the decided incidents\n")
