@@ -6,9 +6,10 @@ and the others are kept (but for the rest of its value set, see `import_labels`)
 that cannot be decoded at all is refused whole.
 """
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+
+from incidents.importers import InvalidValue, check_storable, load_json
 
 # Longest text a field may hold: the columns these values are looked up in (Incident.external_id
 # is 255, Incident.source 64, slugs 64, a Django username 150).
@@ -103,7 +104,7 @@ def parse_label_line(number, raw):
     set it belongs to (`LineError.label`) and the importer can refuse that set whole.
     """
     try:
-        data = json.loads(raw)
+        data = load_json(raw)
     except ValueError as error:
         return LineError(number, "", f"not valid JSON: {error}")
     if not isinstance(data, dict):
@@ -144,11 +145,11 @@ def _text_problem(value, limit, required):
         return f"must be text, not {type(value).__name__}"
     if len(value.strip()) > limit:
         return f"is longer than {limit} characters"
-    # PostgreSQL text cannot hold NUL, and a lone surrogate (a JSON "\ud800" escape) is not
-    # UTF-8 at all: either would abort the whole import at its first query.
-    unstorable = next((char for char in value if char == "\x00" or "\ud800" <= char <= "\udfff"), None)
-    if unstorable is not None:
-        return f"contains U+{ord(unstorable):04X}, which cannot be stored"
+    # A NUL or a lone surrogate would abort the whole import at its first query.
+    try:
+        check_storable(value)
+    except InvalidValue as error:
+        return str(error)
     return None
 
 

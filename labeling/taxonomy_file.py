@@ -3,13 +3,13 @@
 Text limits come from the model fields, so a file that passes here also fits the tables.
 """
 
-import json
 import re
 from dataclasses import dataclass, field
 
 import yaml
 from yaml.composer import ComposerError
 
+from incidents.importers import InvalidValue, check_storable, load_json
 from labeling.models import Dimension, Option, Taxonomy
 
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -77,7 +77,7 @@ def parse_taxonomy_text(text, filename="taxonomy"):
 
 def _load_json(text, filename):
     try:
-        return json.loads(text)
+        return load_json(text)
     except ValueError as error:
         raise TaxonomyFileError(f"{filename}: not valid JSON: {error}") from None
 
@@ -193,16 +193,8 @@ def _text(data, model, name, where, required=False):
     max_length = model._meta.get_field(name).max_length
     if max_length is not None and len(value) > max_length:
         raise TaxonomyFileError(f"{where}.{name}: longer than {max_length} characters")
-    if "\x00" in value:
-        raise TaxonomyFileError(f"{where}.{name}: contains a NUL character")
-    if not _is_encodable(value):
-        raise TaxonomyFileError(f"{where}.{name}: contains a lone surrogate, which is not valid Unicode")
-    return value
-
-
-def _is_encodable(value):
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+        check_storable(value)
+    except InvalidValue as error:
+        raise TaxonomyFileError(f"{where}.{name}: {error}") from None
+    return value

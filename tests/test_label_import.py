@@ -202,17 +202,21 @@ def test_bad_lines_are_reported_and_good_lines_kept(tmp_path, taxonomy, make_inc
     assert _decided(incident, "category") == [("timeout", "single")]
 
 
+NUL = "contains a NUL character, which cannot be stored"
+SURROGATE = "contains an unpaired surrogate '\\ud800', not Unicode text"
+
+
 @pytest.mark.parametrize(
-    ("field", "text", "character"),
-    [("annotator", "bo\x00b", "U+0000"), ("incident", "INC-\ud800", "U+D800"), ("value", "time\x00out", "U+0000")],
+    ("field", "text", "problem"),
+    [("annotator", "bo\x00b", NUL), ("incident", "INC-\ud800", SURROGATE), ("value", "time\x00out", NUL)],
 )
-def test_text_the_database_cannot_store_is_a_line_error(tmp_path, taxonomy, make_incident, field, text, character):
+def test_text_the_database_cannot_store_is_a_line_error(tmp_path, taxonomy, make_incident, field, text, problem):
     incident = make_incident(external_id="INC-1")
     path = _write(tmp_path, [_line(), _line(**{"annotator": "bob", field: text})])
     # when
     out, err = _run(path)
     # then
-    assert err.splitlines() == [f"{path}: line 2, field {field}: contains {character}, which cannot be stored"]
+    assert err.splitlines() == [f"{path}: line 2, field {field}: {problem}"]
     assert "1 annotations created, 0 unchanged, 1 lines rejected, users created: alice." in out
     assert list(Annotation.objects.values_list("annotator__username", flat=True)) == ["alice"]
     assert _decided(incident, "category") == [("timeout", "single")]
@@ -352,3 +356,10 @@ def test_the_real_dev_labels_import_and_reimport(db):
     assert Decision.objects.filter(dimension__taxonomy__key="llm-status").count() == 300
     methods = Decision.objects.filter(method="adjudication").count()
     assert methods == 17
+
+
+def test_a_line_nested_past_the_recursion_limit_is_a_line_error():
+    from labeling.label_file import parse_label_line
+
+    error = parse_label_line(7, "[" * 100_000 + "]" * 100_000)
+    assert (error.line, error.field, error.reason) == (7, "", "not valid JSON: nested too deeply")

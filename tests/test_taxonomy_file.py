@@ -103,7 +103,7 @@ dimensions:
 @pytest.mark.parametrize(
     ("name", "body", "message"),
     [
-        ("deep.json", b"[" * 100_000 + b"]" * 100_000, "deep.json: nested too deeply to be a taxonomy"),
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000, "deep.json: not valid JSON: nested too deeply"),
         ("deep.yaml", b"[" * 100_000 + b"]" * 100_000, "deep.yaml: nested too deeply to be a taxonomy"),
         ("self.yaml", SELF_ALIAS_YAML, "self.yaml: line 10: not valid YAML: aliases (*name) are not allowed"),
     ],
@@ -182,13 +182,13 @@ def test_an_upload_with_a_trailing_newline_key_is_a_form_error(login, adam):
             lambda data: data["dimensions"][0],
             "name",
             "Ca\x00use",
-            "ops.json.dimensions[0].name: contains a NUL character",
+            "ops.json.dimensions[0].name: contains a NUL character, which cannot be stored",
         ),
         (
             lambda data: data["dimensions"][0]["options"][1],
             "description",
             "A machine \ud800 failed.",
-            "ops.json.dimensions[0].options[1].description: contains a lone surrogate, which is not valid Unicode",
+            "ops.json.dimensions[0].options[1].description: contains an unpaired surrogate '\\ud800', not Unicode text",
         ),
     ],
     ids=["long-taxonomy-name", "long-option-name", "nul-in-dimension-name", "surrogate-in-option-description"],

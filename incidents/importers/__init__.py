@@ -59,6 +59,7 @@ __all__ = [
     "Rows",
     "check_storable",
     "check_times",
+    "load_json",
     "read_records",
     "size_problem",
 ]
@@ -152,7 +153,7 @@ def _checked(rows, default_source):
 # already cleaned (Record or None, [RowError, ...]) pair.
 
 
-def _load_json(text):
+def load_json(text):
     """json.loads, with nesting past Python's recursion limit a ValueError like any bad JSON."""
     try:
         return json.loads(text)
@@ -176,7 +177,7 @@ def _jsonl_items(lines):
             continue
         position = f"line {number}"
         try:
-            raw = _load_json(line)
+            raw = load_json(line)
         except ValueError as error:
             yield position, RowError(position, "", f"not valid JSON: {error}")
             continue
@@ -247,7 +248,7 @@ def _csv_values(position, row):
     for name in ("tags", "updates"):
         if name in values:
             try:
-                values[name] = _load_json(values[name])
+                values[name] = load_json(values[name])
             except ValueError as error:
                 return RowError(position, name, f"not a JSON list: {error}")
     return values
@@ -255,7 +256,7 @@ def _csv_values(position, row):
 
 def _statuspage_rows(text, default_source):
     try:
-        data = _load_json(text)
+        data = load_json(text)
     except ValueError as error:
         raise ImportFileError(f"not valid JSON: {error}") from None
     incidents = data.get("incidents") if isinstance(data, dict) else None
