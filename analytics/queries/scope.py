@@ -165,7 +165,8 @@ def month_span(scope):
     """The months a chart shows: the filter's range, else the scope's first to last month with facts.
 
     Every month in between is listed, those without incidents too, so a gap shows as a gap.
-    A scope from counted_scope has both dates, so this reads nothing.
+    A scope from counted_scope has both dates when the taxonomy has facts, so this reads
+    nothing then.
     """
     first = _month_start(scope.date_from) if scope.date_from else None
     last = _month_start(scope.date_to) if scope.date_to else None

@@ -66,12 +66,15 @@ def label_screen(request, key):
     filters = filter_form.cleaned_data
     queue = _queue(request, taxonomy, filters)
     requested = filters.get("incident")
-    incident = get_incident_for_user(request.user, requested) if requested else queue.first()
+    if requested:
+        incident = get_incident_for_user(request.user, requested)
+        next_incident = next_in_queue(queue, incident, list(taxonomy.dimensions.all()), _order(filters))
+    else:  # the queue's head and the one after it, in one query
+        incident, next_incident = [*queue[:2], None, None][:2]
     if incident is None:
         skipped = len(request.session.get(_skipped_key(taxonomy), []))
         context = {"taxonomy": taxonomy, "filter_form": filter_form, "skipped": skipped}
         return render(request, "labeling/queue_empty.html", context)
-    next_incident = next_in_queue(queue, incident, list(taxonomy.dimensions.all()), _order(filters))
     return render(
         request,
         "labeling/screen.html",
