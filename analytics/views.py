@@ -13,7 +13,7 @@ from accounts.roles import has_role
 from analytics.dashboards import DASHBOARDS, LABELING_HEALTH, MANAGERS, ChartContext, dashboards_for
 from analytics.forms import FILTER_NAMES, DashboardFilterForm, DashboardOptionsForm, DrillDownForm
 from analytics.queries import incidents_behind, load_layout
-from analytics.queries.trends import no_subcategory_parent
+from analytics.queries.trends import drilled
 from config.spreadsheet import safe_row
 
 INCIDENTS_PER_PAGE = 50
@@ -142,10 +142,5 @@ def _drilled_option_name(layout, drill):
     data = drill.cleaned_data
     if layout is None or not data.get("dimension"):
         return None
-    dimension, key = layout.dimension(data["dimension"]), data.get("option") or ""
-    parent_key = no_subcategory_parent(key)
-    if parent_key is not None:
-        parent = dimension.option(parent_key)
-        return f"{parent.name} (no subcategory)" if parent else None
-    option = dimension.option(key)
-    return option.name if option else None
+    name, _ = drilled(layout.dimension(data["dimension"]), data.get("option") or "")
+    return name

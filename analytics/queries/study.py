@@ -8,7 +8,7 @@ from analytics import metrics
 from analytics.models import IncidentFact
 from analytics.queries.labeling import kappa_total
 from analytics.queries.scope import count_incidents
-from analytics.queries.trends import category_share, detection_share, mitigation_share, no_subcategory_parent
+from analytics.queries.trends import category_share, detection_share, drilled, mitigation_share
 from analytics.stats import rate
 from incidents.models import Incident
 
@@ -148,7 +148,7 @@ def _filtered(facts, scope):
 
 def _with_option(facts, layout, dimension_key, option_key):
     dimension = layout.dimension(dimension_key)
-    ids = _drilled_option_ids(dimension, option_key or "")
+    _, ids = drilled(dimension, option_key or "")
     if not ids:
         return facts.none()
     if dimension_key == metrics.CATEGORY:
@@ -159,16 +159,3 @@ def _with_option(facts, layout, dimension_key, option_key):
         bits = dimension.mask(layout.options[option_id] for option_id in ids)
         return facts.alias(matched=F("mitigation_mask").bitand(bits)).exclude(matched=0)
     return facts.none()
-
-
-def _drilled_option_ids(dimension, option_key):
-    """Option ids a bar's key selects; empty for an unknown key.
-
-    The option and its subcategories, but for a "(no subcategory)" bar only its parent:
-    that bar counts the decisions on the parent itself (trends.no_subcategory_key).
-    """
-    parent_key = no_subcategory_parent(option_key)
-    if parent_key is not None:
-        parent = dimension.option(parent_key)
-        return [parent.id] if parent else []
-    return dimension.subtree_ids(dimension.option(option_key))

@@ -25,6 +25,24 @@ def no_subcategory_parent(key):
     return key.removeprefix(NO_SUBCATEGORY_PREFIX) if key.startswith(NO_SUBCATEGORY_PREFIX) else None
 
 
+def no_subcategory_name(parent):
+    return f"{parent.name} (no subcategory)"
+
+
+def drilled(dimension, key):
+    """(name, option ids) of the bar a series key stands for; (None, []) for an unknown key.
+
+    The option and its subcategories, but for a "(no subcategory)" bar only its parent: that
+    bar counts the decisions on the parent itself.
+    """
+    parent_key = no_subcategory_parent(key)
+    if parent_key is not None:
+        parent = dimension.option(parent_key)
+        return (no_subcategory_name(parent), [parent.id]) if parent else (None, [])
+    option = dimension.option(key)
+    return (option.name, dimension.subtree_ids(option)) if option else (None, [])
+
+
 def month_label(month):
     return month.strftime("%Y-%m")
 
@@ -74,7 +92,7 @@ def category_share(scope, layout, parent_key=None, first_key=None):
         members = [(top.key, top.name, dimension.subtree_ids(top)) for top in dimension.top_level]
     else:
         members = [(child.key, child.name, dimension.subtree_ids(child)) for child in dimension.children(parent.id)]
-        members.append((no_subcategory_key(parent.key), f"{parent.name} (no subcategory)", [parent.id]))
+        members.append((no_subcategory_key(parent.key), no_subcategory_name(parent), [parent.id]))
         members.sort(key=lambda member: member[0] != first_key)
     pool = {option_id for _, _, option_ids in members for option_id in option_ids}
     decided = [sum(n for option_id, n in by_month.get(m, {}).items() if option_id in pool) for m in months]
